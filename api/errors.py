@@ -1,0 +1,197 @@
+"""Every error response: one RFC 9457 shape, `application/problem+json`.
+
+    {"type": "about:blank", "title": "Not Found", "status": 404, "detail": "...",
+     "instance": "/api/v1/users/...", "code": "not_found", "errors": {"field": ["message"]}}
+
+`title` is the HTTP status phrase and `code` the stable, machine-readable cause. `errors` is
+present for validation failures only. Where each error comes from:
+
+    werkzeug HTTPException, raised by routing, Flask, webargs or abort()
+      400 BadRequest              bad_request
+      404 NotFound                not_found         unknown route or malformed id
+      405 MethodNotAllowed        method_not_allowed    with Allow
+      413 RequestEntityTooLarge   payload_too_large     body over MAX_BODY_BYTES
+      422 UnprocessableEntity     validation_failed     with errors (webargs, marshmallow)
+      500 InternalServerError     internal_error        any uncaught exception: logged, never shown
+    ApiError                      raised by our views with its own status and code
+      400 malformed_json, 404 not_found, 412 precondition_failed, 415 unsupported_media_type
+    crud.EmailTaken               409 email_taken
+    crud.VersionMismatch          412 precondition_failed
+    db.DatabaseUnavailable        503 database_unavailable  with Retry-After
+"""
+
+import http
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import flask
+import flask_smorest
+from flask_smorest.utils import prepare_response
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from api import crud
+from api.db import DatabaseUnavailable
+from api.schemas import ProblemSchema
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+# Seconds a client should wait before retrying when MongoDB is unavailable.
+RETRY_AFTER_SECONDS = 5
+
+WEBARGS_LOCATIONS = {"json", "query", "querystring", "form", "headers", "cookies", "files", "path"}
+
+CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error a view answers with: its status, code and a sentence for the client."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: Mapping[str, list[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> flask.Response:
+    """Return the problem+json response for this error."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": http.HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": flask.request.path,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    response = flask.current_app.json.response(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_JSON
+    response.headers.update(headers or {})
+    return response
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {"dotted.path": ["message", ...]}."""
+    if isinstance(messages, list):
+        return {prefix or "_schema": [str(message) for message in messages]}
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        flat.update(flatten_messages(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api, answering and documenting every error as problem details."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        # flask-smorest documents error responses as application/json; ours are problem+json.
+        for status in http.HTTPStatus:
+            if status >= 400:
+                response = {"description": status.phrase, "schema": self.ERROR_SCHEMA}
+                prepare_response(response, self.spec, PROBLEM_JSON)
+                self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Any other error.", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+    def _register_pagination_header(self) -> None:
+        # Our pages are an envelope with Link headers, not flask-smorest's X-Pagination header,
+        # whose registration would publish an unused PaginationMetadata schema.
+        pass
+
+    def handle_http_exception(self, error: HTTPException) -> flask.Response:  # type: ignore[override]
+        status = error.code or 500
+        data = getattr(error, "data", None) or {}
+        headers = dict(data.get("headers") or {})
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # flask-smorest drops the Allow header werkzeug puts on 405s; RFC 9110 requires it.
+            headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        messages = data.get("errors") or data.get("messages")
+        if messages and set(messages) <= WEBARGS_LOCATIONS:
+            # webargs nests messages under the request location; a request fails validation
+            # in one location at a time, so the field names alone are unambiguous.
+            messages = {field: m for located in messages.values() for field, m in located.items()}
+        detail = data.get("message") or error.description or http.HTTPStatus(status).phrase
+        if status == 422 and messages:
+            detail = "The request does not match the schema; see errors."
+        if status >= 500:
+            detail = "The server failed to handle this request. The error has been logged."
+        return problem(
+            status,
+            CODES.get(status, http.HTTPStatus(status).name.lower()),
+            detail,
+            errors=flatten_messages(messages) if messages else None,
+            headers=headers,
+        )
+
+
+def _api_error(error: ApiError) -> flask.Response:
+    return problem(error.status, error.code, error.detail, headers=error.headers)
+
+
+def _email_taken(_error: crud.EmailTaken) -> flask.Response:
+    return problem(
+        409,
+        "email_taken",
+        "Another user already has this email address.",
+        errors={"email": ["Already in use (emails are compared case-insensitively)."]},
+    )
+
+
+def _version_mismatch(_error: crud.VersionMismatch) -> flask.Response:
+    return problem(
+        412,
+        "precondition_failed",
+        "The user has changed since the ETag given in If-Match; fetch it again.",
+    )
+
+
+def _database_unavailable(error: DatabaseUnavailable) -> flask.Response:
+    log.warning("MongoDB unavailable: %s", error)
+    return problem(
+        503,
+        "database_unavailable",
+        "The database is not reachable right now; retry later.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def init_app(app: flask.Flask) -> None:
+    """Register the handlers of the errors that are not HTTPExceptions."""
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(crud.EmailTaken, _email_taken)
+    app.register_error_handler(crud.VersionMismatch, _version_mismatch)
+    app.register_error_handler(DatabaseUnavailable, _database_unavailable)

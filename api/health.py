@@ -1,0 +1,40 @@
+"""Probes: liveness touches nothing; readiness asks MongoDB."""
+
+from flask.views import MethodView
+
+from api.resources import Blueprint, current_store
+from api.schemas import StatusSchema
+
+blp = Blueprint(
+    "health",
+    __name__,
+    url_prefix="/health",
+    description="Probes for load balancers and orchestrators.",
+)
+
+
+@blp.route("/live")
+class Liveness(MethodView):
+    @blp.doc(operationId="getLiveness")
+    @blp.response(200, StatusSchema)
+    def get(self) -> dict[str, str]:
+        """Report that the process serves requests
+
+        Touches no database: use it for liveness probes.
+        """
+        return {"status": "ok"}
+
+
+@blp.route("/ready")
+class Readiness(MethodView):
+    @blp.doc(operationId="getReadiness")
+    @blp.response(200, StatusSchema)
+    @blp.errors(503)
+    async def get(self) -> dict[str, str]:
+        """Report whether MongoDB answers
+
+        Pings MongoDB within MONGODB_TIMEOUT_MS: 200 when it answers, 503 with Retry-After
+        when it does not. Use it for readiness probes.
+        """
+        await current_store().ping()
+        return {"status": "ok"}

@@ -1,0 +1,54 @@
+"""What every resource module shares: the Blueprint class, path converters, the store."""
+
+import http
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import flask
+import flask_smorest
+from webargs.flaskparser import FlaskParser
+from werkzeug.routing import BaseConverter
+
+from api.db import Store
+from api.errors import ApiError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ArgumentsParser(FlaskParser):
+    """webargs' parser, telling a body that is not JSON apart from one that fails the schema."""
+
+    def _handle_invalid_json_error(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise ApiError(400, "malformed_json", "The request body is not valid JSON.")
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = ArgumentsParser()
+
+    def errors(self, *statuses: int) -> Callable[[F], F]:
+        """Document that the view can answer these error statuses (problem details)."""
+
+        def decorator(func: F) -> F:
+            for status in statuses:
+                func = self.alt_response(status, response=http.HTTPStatus(status).name)(func)
+            return func
+
+        return decorator
+
+
+class ObjectIdConverter(BaseConverter):
+    """A MongoDB ObjectId in a path: anything else does not match the route, so it is a 404."""
+
+    regex = "[0-9a-fA-F]{24}"
+
+    def to_python(self, value: str) -> str:
+        return value.lower()
+
+
+def objectid_parameter_schema(_converter: BaseConverter) -> dict[str, Any]:
+    return {"type": "string", "pattern": "^[0-9a-fA-F]{24}$", "example": "6566f0c4e1b2c3d4e5f60718"}
+
+
+def current_store() -> Store:
+    """The store of the app handling the current request."""
+    return flask.current_app.extensions["store"]

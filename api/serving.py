@@ -1,0 +1,228 @@
+"""How async views run: every coroutine of a worker process on that process's one event loop.
+
+Flask runs each async view with asgiref's `async_to_sync`, in a new event loop per request. A
+Motor client is bound to the loop it first ran on, so with a real MongoDB the second request
+fails ("Event loop is closed"). The options measured on this stack (DESIGN.md section 3.4):
+
+  a. Serve WSGI; send every coroutine to one long-lived loop thread. Works, but each request
+     hops threads twice, and Hypercorn's WSGI wrapper (0.18.0) answers 500 for empty bodies.
+  b. asgiref's WsgiToAsgi with a ThreadSensitiveContext per request. Works, still a thread hop.
+  c. Chosen: serve ASGI, and run the Flask WSGI app of each request in a greenlet on the
+     server's own loop. When a view awaits, `async_to_sync` switches back to the ASGI side
+     with the coroutine; the ASGI side awaits it on the loop and switches back with the result.
+     No thread hop, no per-request loop, and Hypercorn's WSGI wrapper is not involved. Measured
+     by ../shared/bench: see the README's performance table.
+
+What c costs: the WSGI app runs on the event-loop thread, so blocking I/O in a view stalls every
+request of the worker. All I/O goes through awaited async calls (Motor); the only blocking reads
+are the docs' static files, small and cached by the OS. Request bodies are read completely
+(at most MAX_BODY_BYTES + 1 bytes) before the app runs; responses are sent in one piece.
+
+Outside a request greenlet (the Flask test client, the CLI) coroutines go to one long-lived
+background loop thread, option a, so that path also uses one loop per process.
+"""
+
+import asyncio
+import contextvars
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from io import BytesIO
+from typing import Any
+
+import flask
+from greenlet import greenlet
+
+from api.db import Store
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class _RequestGreenlet(greenlet):
+    """Runs one request's WSGI call; its parent is the ASGI task awaiting on its behalf."""
+
+
+class _BackgroundLoop:
+    """One event loop in a daemon thread, for coroutines started outside a request greenlet."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="async-views", daemon=True).start()
+
+    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        # run_coroutine_threadsafe runs the task in a copy of this thread's context, so
+        # flask.request and current_app stay visible inside the coroutine.
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+
+_background: _BackgroundLoop | None = None
+_background_lock = threading.Lock()
+
+
+def _background_loop() -> _BackgroundLoop:
+    global _background
+    with _background_lock:
+        if _background is None:
+            _background = _BackgroundLoop()
+        return _background
+
+
+class App(flask.Flask):
+    """Flask, running async views on the worker's one event loop instead of a loop each."""
+
+    def async_to_sync(self, func: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            coroutine = func(*args, **kwargs)
+            current = greenlet.getcurrent()
+            if isinstance(current, _RequestGreenlet):
+                # A greenlet has a context of its own, where Flask pushed the request context:
+                # the coroutine must run in (a copy of) it.
+                return current.parent.switch(coroutine, contextvars.copy_context())
+            return _background_loop().run(coroutine)
+
+        return run
+
+
+async def _run_in_greenlet(func: Callable[[], Any]) -> Any:
+    """Call `func` in a request greenlet, awaiting here every coroutine it hands over."""
+    child = _RequestGreenlet(func)
+    value = child.switch()
+    while not child.dead:
+        coroutine, context = value
+        try:
+            result = await asyncio.create_task(coroutine, context=context)
+        except BaseException as error:  # the greenlet decides, cancellation included
+            value = child.throw(error)
+        else:
+            value = child.switch(result)
+    return value
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value
+    return None
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The request body, cut at limit + 1 bytes (werkzeug answers 413 beyond the limit).
+
+    None when the client disconnected first. A declared Content-Length over the limit is not
+    read at all.
+    """
+    declared = _header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return b""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)[: limit + 1]
+
+
+def _environ(scope: Scope, body: bytes) -> dict[str, Any]:
+    """The WSGI environ (PEP 3333) of an ASGI HTTP request whose body has been read."""
+    server = scope.get("server") or ("localhost", 80)
+    client = scope.get("client")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": scope.get("root_path", "").encode().decode("latin-1"),
+        "PATH_INFO": scope["path"].encode().decode("latin-1"),
+        "QUERY_STRING": scope["query_string"].decode("latin-1"),
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": str(server[1] or 80),
+        "SERVER_PROTOCOL": f"HTTP/{scope['http_version']}",
+        "REMOTE_ADDR": client[0] if client else "",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        if name not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            name = f"HTTP_{name}"
+        value = raw_value.decode("latin-1")
+        environ[name] = f"{environ[name]},{value}" if name in environ else value
+    # The app gets the body de-chunked, with its buffered length, so that a chunked body cut at
+    # MAX_BODY_BYTES + 1 is refused with 413 like a declared one (werkzeug ignores
+    # Content-Length while Transfer-Encoding says chunked).
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    environ.setdefault("CONTENT_LENGTH", str(len(body)))
+    return environ
+
+
+class AsgiApp:
+    """The ASGI application Hypercorn serves: lifespan opens and closes the store."""
+
+    def __init__(self, app: flask.Flask) -> None:
+        self.app = app
+        self.store: Store = app.extensions["store"]
+        self.max_body_bytes: int = app.config["MAX_BODY_BYTES"]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        else:  # websocket: not part of this API
+            await send({"type": "websocket.close", "code": 1000})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.store.open()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.store.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await _read_body(scope, receive, self.max_body_bytes)
+        if body is None:
+            return
+        environ = _environ(scope, body)
+        response_start: list[Any] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], _exc_info: Any = None
+        ) -> None:
+            response_start[:] = [int(status.split(" ", 1)[0]), headers]
+
+        def call_app() -> bytes:
+            chunks: Iterable[bytes] = self.app(environ, start_response)
+            try:
+                return b"".join(chunks)
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+
+        content = await _run_in_greenlet(call_app)
+        status, headers = response_start
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (name.lower().encode("latin-1"), value.encode("latin-1"))
+                    for name, value in headers
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
