@@ -130,8 +130,12 @@ async def list_users(
     direction = DESCENDING if sort.startswith("-") else ASCENDING
     field = SORT_FIELDS[sort.lstrip("-")]
     users = await db.users()
-    cursor = users.find(query, sort=[(field, direction), ("_id", direction)], skip=skip)
-    documents = await cursor.to_list(length=limit)
+    # The limit goes to find(), so the server applies it (mongomock-motor's to_list ignores
+    # its length argument).
+    cursor = users.find(
+        query, sort=[(field, direction), ("_id", direction)], skip=skip, limit=limit
+    )
+    documents = await cursor.to_list(length=None)
     total = await users.count_documents(query)
     return [_to_user(document) for document in documents], total
 

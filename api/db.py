@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
+import pymongo
 from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
 from pymongo import ASCENDING, DESCENDING, IndexModel
@@ -51,8 +52,6 @@ def storage_operation(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await func(*args, **kwargs)
-        except TimeoutError as error:
-            raise DatabaseUnavailable("timed out") from error
         except PyMongoError as error:
             if isinstance(error, ConnectionFailure) or error.timeout:
                 raise DatabaseUnavailable(type(error).__name__) from error
@@ -132,11 +131,10 @@ class Store:
 
     @storage_operation
     async def _ensure_indexes(self) -> None:
-        # Unlike other commands, create_indexes can spend timeoutMS twice on server selection.
-        await asyncio.wait_for(
-            self._client[self.database][USERS].create_indexes(USER_INDEXES),
-            timeout=self.timeout_ms / 1000,
-        )
+        # create_indexes is not bounded by the client's timeoutMS (its retry spends a second
+        # server selection timeout); pymongo.timeout bounds it, and Motor carries it over.
+        with pymongo.timeout(self.timeout_ms / 1000):
+            await self._client[self.database][USERS].create_indexes(USER_INDEXES)
         self._indexes_ready = True
 
     def close(self) -> None:

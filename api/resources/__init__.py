@@ -16,7 +16,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ArgumentsParser(FlaskParser):
-    """webargs' parser, telling a body that is not JSON apart from one that fails the schema."""
+    """webargs' parser, with two changes.
+
+    Unknown query parameters are refused like unknown body fields (webargs drops them), so a
+    typo such as `?rol=DevOps` is a 422 rather than an unfiltered list. A body that is not
+    JSON is told apart from one that fails the schema.
+    """
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": None,  # None: the schema decides, and ours raise
+        "querystring": None,
+    }
 
     def _handle_invalid_json_error(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ApiError(400, "malformed_json", "The request body is not valid JSON.")

@@ -1,0 +1,281 @@
+"""The real thing: `python -m api` (Hypercorn) in a subprocess, driven over HTTP."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import assert_problem, closed_port, course_user
+
+pytestmark = pytest.mark.live
+
+ROOT = Path(__file__).resolve().parent.parent
+USERS = "/api/v1/users"
+TIMEOUT_MS = 500
+# PyMongo re-checks server selection every 0.5 s, so a timeout is noticed up to 0.5 s late.
+SELECTION_GRANULARITY = 0.5
+LOOP_ERRORS = ("Event loop is closed", "attached to a different loop", "another event loop")
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(tmp_path: Path, **settings: str) -> Server:
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key not in ("MONGODB_URI", "WORKERS")}
+    env.update(HOST="127.0.0.1", PORT=str(port), LOG_LEVEL="INFO", **settings)
+    log = tmp_path / f"server-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{server.output()}")
+        try:
+            if httpx.get(f"{server.url}/health/live", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.stop()
+    pytest.fail(f"server did not answer within 30 s:\n{server.output()}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One in-memory server for the module's tests (they use distinct emails)."""
+    server = start_server(tmp_path_factory.mktemp("live"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def http(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def unreachable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose real Motor client points at a local port nothing listens on."""
+    server = start_server(
+        tmp_path_factory.mktemp("unreachable"),
+        MONGODB_URI=f"mongodb://127.0.0.1:{closed_port()}",
+        MONGODB_TIMEOUT_MS=str(TIMEOUT_MS),
+    )
+    yield server
+    server.stop()
+
+
+def test_crud_round_trip(http: httpx.Client) -> None:
+    created = http.post(USERS, json=course_user(email="round.trip@example.com"))
+    assert created.status_code == 201
+    location = created.headers["location"]
+
+    assert http.get(location).json() == created.json()
+    listed = http.get(USERS, params={"role": "DevOps Engineer", "page_size": 100}).json()
+    assert created.json() in listed["items"]
+
+    replaced = http.put(
+        location,
+        json=course_user(email="round.trip@example.com", role="SRE"),
+        headers={"If-Match": created.headers["etag"]},
+    )
+    assert replaced.status_code == 200
+    assert replaced.json()["role"] == "SRE"
+
+    patched = http.patch(
+        location, json={"active": False}, headers={"If-Match": replaced.headers["etag"]}
+    )
+    assert patched.status_code == 200
+    assert patched.json()["active"] is False
+    stale = http.patch(
+        location, json={"active": True}, headers={"If-Match": replaced.headers["etag"]}
+    )
+    assert_problem(stale, 412, "precondition_failed")
+
+    deleted = http.delete(location)
+    assert deleted.status_code == 204
+    assert deleted.content == b""
+    assert_problem(http.get(location), 404, "not_found")
+
+
+def test_empty_body_responses_are_not_500(http: httpx.Client) -> None:
+    """Hypercorn 0.18.0's WSGI wrapper answers 500 for these; our ASGI bridge must not."""
+    user = http.post(USERS, json=course_user(email="empty.bodies@example.com")).json()
+    item = f"{USERS}/{user['id']}"
+
+    for path in (item, USERS, "/health/live"):
+        head = http.head(path)
+        assert head.status_code == 200
+        assert head.content == b""
+        assert http.get(path).status_code == 200
+    options = http.options(item)
+    assert options.status_code == 200
+    assert set(options.headers["allow"].split(", ")) == {
+        "GET",
+        "HEAD",
+        "OPTIONS",
+        "PUT",
+        "PATCH",
+        "DELETE",
+    }
+    etag = http.get(item).headers["etag"]
+    not_modified = http.get(item, headers={"If-None-Match": etag})
+    assert not_modified.status_code == 304
+    assert not_modified.content == b""
+    deleted = http.delete(item)
+    assert deleted.status_code == 204
+    assert deleted.content == b""
+
+
+def test_concurrent_creates_are_all_served(http: httpx.Client, server: Server) -> None:
+    def create(index: int) -> httpx.Response:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            return client.post(USERS, json=course_user(email=f"concurrent{index}@example.com"))
+
+    with ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(create, range(20)))
+
+    assert [response.status_code for response in responses] == [201] * 20
+    assert len({response.json()["id"] for response in responses}) == 20
+
+
+def test_errors_over_http_are_problems(http: httpx.Client) -> None:
+    assert_problem(http.get(f"{USERS}/not-an-id"), 404, "not_found")
+    not_allowed = http.request("TRACE", USERS)
+    assert_problem(not_allowed, 405, "method_not_allowed")
+    assert not_allowed.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    malformed = http.post(USERS, content=b'{"name"', headers={"content-type": "application/json"})
+    assert_problem(malformed, 400, "malformed_json")
+    assert_problem(http.post(USERS, content=b"name=x"), 415, "unsupported_media_type")
+    too_large = http.post(
+        USERS, content=b"x" * (1_048_576 + 1), headers={"content-type": "application/json"}
+    )
+    assert_problem(too_large, 413, "payload_too_large")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked
+        for _ in range(20):
+            yield b"x" * 65536
+
+    chunked = http.post(USERS, content=chunks(), headers={"content-type": "application/json"})
+    assert_problem(chunked, 413, "payload_too_large")
+
+
+def test_docs_and_spec_are_served_from_local_files(http: httpx.Client) -> None:
+    docs = http.get("/docs")
+    assert docs.status_code == 200
+    assert "/docs/assets/swagger-ui-bundle.js" in docs.text
+    assert "http://" not in docs.text.replace("http://127.0.0.1", "")
+    assert "https://" not in docs.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+        assert http.get(f"/docs/assets/{asset}").status_code == 200
+    committed = json.loads((ROOT / "openapi" / "openapi.json").read_text())
+    assert http.get("/openapi.json").json() == committed
+
+
+def test_start_up_says_the_store_is_in_memory(server: Server) -> None:
+    assert "in-memory" in server.output()
+    assert "nothing is persisted" in server.output().lower()
+
+
+def test_real_motor_answers_503_on_one_loop_every_time(unreachable: Server) -> None:
+    """Repeated and concurrent requests through one real Motor client: always a fast 503.
+
+    Were any request served on another event loop than the client's, Motor would fail with
+    "attached to a different loop" or "Event loop is closed": a 500.
+    """
+    with httpx.Client(base_url=unreachable.url, timeout=10) as http:
+        for path in [f"{USERS}/0123456789abcdef01234567", USERS, "/health/ready"] * 3:
+            started = time.monotonic()
+            response = http.get(path)
+            elapsed = time.monotonic() - started
+            assert_problem(response, 503, "database_unavailable")
+            assert response.headers["retry-after"] == "5"
+            limit = TIMEOUT_MS / 1000 + SELECTION_GRANULARITY + 0.25
+            assert elapsed < limit, f"{path}: 503 after {elapsed:.2f} s"
+        created = http.post(USERS, json=course_user())
+        assert_problem(created, 503, "database_unavailable")
+
+    def fetch(_: int) -> int:
+        with httpx.Client(base_url=unreachable.url, timeout=30) as client:
+            return client.get(USERS).status_code
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(20) as pool:
+        statuses = list(pool.map(fetch, range(20)))
+    elapsed = time.monotonic() - started
+
+    assert statuses == [503] * 20
+    # Served one after another, 20 requests would take 20 timeouts (10 s).
+    assert elapsed < 8 * TIMEOUT_MS / 1000, f"20 concurrent requests took {elapsed:.2f} s"
+    output = unreachable.output()
+    assert not [line for line in output.splitlines() if any(e in line for e in LOOP_ERRORS)]
+    assert "Traceback" not in output
+
+
+def test_sigterm_stops_the_server_with_exit_code_0(tmp_path: Path) -> None:
+    server = start_server(tmp_path)
+
+    assert server.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"WORKERS": "2"}, "WORKERS=2 needs MONGODB_URI"),
+        ({"PORT": "http"}, "PORT='http'"),
+        ({"MONGODB_TIMEOUT_MS": "0"}, "MONGODB_TIMEOUT_MS='0': must be 1 or more"),
+    ],
+)
+def test_invalid_configuration_stops_start_up_with_a_clear_message(
+    settings: dict[str, str], message: str
+) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "MONGODB_URI"}
+    result = subprocess.run(
+        [sys.executable, "-m", "api"],
+        cwd=ROOT,
+        env={**env, **settings},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert message in result.stderr

@@ -1,0 +1,203 @@
+"""The ASGI bridge (api/serving.py), driven in-process on the test's event loop."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import flask
+import httpx
+import pytest
+import pytest_asyncio
+
+from api import create_app, crud
+from api.serving import AsgiApp
+from tests.conftest import course_user
+
+
+def probe_app() -> AsgiApp:
+    """The API plus routes that report where and how their coroutine runs."""
+    app = create_app({})
+
+    async def loop_id() -> dict[str, Any]:
+        await asyncio.sleep(0)
+        return {"loop": id(asyncio.get_running_loop()), "path": flask.request.path}
+
+    async def slow() -> dict[str, Any]:
+        started = time.monotonic()
+        await asyncio.sleep(0.2)
+        return {"started": started, "arg": flask.request.args["n"]}
+
+    async def fails() -> str:
+        raise ValueError("hidden detail")
+
+    app.add_url_rule("/probe/loop", view_func=loop_id)
+    app.add_url_rule("/probe/slow", view_func=slow)
+    app.add_url_rule("/probe/fails", view_func=fails)
+    return AsgiApp(app)
+
+
+@pytest_asyncio.fixture
+async def asgi() -> AsyncIterator[AsgiApp]:
+    app = probe_app()
+    yield app
+    app.store.close()
+
+
+@pytest_asyncio.fixture
+async def http(asgi: AsgiApp) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+@pytest.mark.asyncio
+async def test_every_coroutine_runs_on_the_servers_loop(http: httpx.AsyncClient) -> None:
+    responses = await asyncio.gather(*(http.get("/probe/loop") for _ in range(20)))
+
+    loops = {response.json()["loop"] for response in responses}
+    assert loops == {id(asyncio.get_running_loop())}
+    assert {response.json()["path"] for response in responses} == {"/probe/loop"}
+
+
+@pytest.mark.asyncio
+async def test_requests_wait_concurrently_and_keep_their_own_request(
+    http: httpx.AsyncClient,
+) -> None:
+    started = time.monotonic()
+    responses = await asyncio.gather(*(http.get(f"/probe/slow?n={n}") for n in range(20)))
+    elapsed = time.monotonic() - started
+
+    assert [response.json()["arg"] for response in responses] == [str(n) for n in range(20)]
+    assert elapsed < 1.5, f"20 requests sleeping 0.2 s took {elapsed:.2f} s: not concurrent"
+
+
+@pytest.mark.asyncio
+async def test_an_exception_in_a_coroutine_becomes_a_500_problem(http: httpx.AsyncClient) -> None:
+    response = await http.get("/probe/fails")
+
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "hidden detail" not in response.text
+
+
+@pytest.mark.asyncio
+async def test_the_api_works_through_the_bridge(http: httpx.AsyncClient) -> None:
+    created = await http.post("/api/v1/users", json=course_user())
+    fetched = await http.get(created.headers["location"])
+    deleted = await http.delete(created.headers["location"])
+
+    assert created.status_code == 201
+    assert fetched.json() == created.json()
+    assert deleted.status_code == 204
+    assert deleted.content == b""
+
+
+async def call(
+    app: AsgiApp, method: str, path: str, chunks: list[bytes], headers: list[tuple[bytes, bytes]]
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    """Send one request as raw ASGI messages, the body in `chunks`; return the response."""
+    messages = [
+        {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
+        for index, chunk in enumerate(chunks)
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+    }
+    await app(scope, receive, send)
+    start, body = sent
+    return start["status"], dict(start["headers"]), body["body"]
+
+
+@pytest.mark.asyncio
+async def test_a_chunked_body_over_the_limit_is_413(asgi: AsgiApp) -> None:
+    chunk = b"x" * 65536
+    count = asgi.max_body_bytes // len(chunk) + 2
+
+    status, headers, _ = await call(
+        asgi,
+        "POST",
+        "/api/v1/users",
+        [chunk] * count,
+        [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+    )
+
+    assert status == 413
+    assert headers[b"content-type"] == b"application/problem+json"
+
+
+@pytest.mark.asyncio
+async def test_a_chunked_body_within_the_limit_is_read_whole(asgi: AsgiApp) -> None:
+    body = b'{"name": "Ada", "email": "ada@example.com"}'
+
+    status, _, content = await call(
+        asgi,
+        "POST",
+        "/api/v1/users",
+        [body[:10], body[10:30], body[30:]],
+        [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+    )
+
+    assert status == 201, content
+
+
+@pytest.mark.asyncio
+async def test_a_client_gone_before_its_body_arrived_gets_no_response(asgi: AsgiApp) -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/users",
+        "headers": [],
+        "query_string": b"",
+        "http_version": "1.1",
+    }
+    await asgi(scope, receive, send)
+
+    assert sent == []
+
+
+@pytest.mark.asyncio
+async def test_lifespan_opens_the_store_on_the_loop_and_closes_it() -> None:
+    app = probe_app()
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        if sent:  # startup is complete: the store is open on this loop
+            await crud.create_user(app.store, data=course_user())
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    await app({"type": "lifespan"}, receive, send)
+
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    # Closed: the in-memory data went with the client, and the store opens afresh.
+    assert await crud.list_users(app.store) == ([], 0)
+    app.store.close()
