@@ -35,6 +35,9 @@ from greenlet import greenlet
 
 from api.db import Store
 
+# Most of a body over MAX_BODY_BYTES that is read (and dropped) before answering 413.
+DRAIN_BYTES = 16 * 1024 * 1024
+
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -110,24 +113,29 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
     """The request body, cut at limit + 1 bytes (werkzeug answers 413 beyond the limit).
 
-    None when the client disconnected first. A declared Content-Length over the limit is not
-    read at all.
+    The rest of a body over the limit is read and dropped, up to DRAIN_BYTES, so the client
+    finishes sending and then reads the 413: a server that closes while the client is still
+    sending makes it see a connection reset instead. A body declared larger than that, or
+    awaiting `Expect: 100-continue` (the client sends nothing until told to), is not read.
+    None when the client disconnected first.
     """
     declared = _header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        return b""
-    chunks: list[bytes] = []
+        waiting = (_header(scope, b"expect") or b"").lower() == b"100-continue"
+        if waiting or int(declared) > DRAIN_BYTES:
+            return b""
+    kept: list[bytes] = []
     size = 0
-    while size <= limit:
+    while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
         chunk = message.get("body", b"")
-        chunks.append(chunk)
+        if size <= limit:
+            kept.append(chunk)
         size += len(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)[: limit + 1]
+        if not message.get("more_body", False) or size > DRAIN_BYTES:
+            return b"".join(kept)[: limit + 1]
 
 
 def _environ(scope: Scope, body: bytes) -> dict[str, Any]:

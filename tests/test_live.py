@@ -164,7 +164,7 @@ def test_empty_body_responses_are_not_500(http: httpx.Client) -> None:
     assert deleted.content == b""
 
 
-def test_concurrent_creates_are_all_served(http: httpx.Client, server: Server) -> None:
+def test_concurrent_creates_are_all_served(server: Server) -> None:
     def create(index: int) -> httpx.Response:
         with httpx.Client(base_url=server.url, timeout=10) as client:
             return client.post(USERS, json=course_user(email=f"concurrent{index}@example.com"))

@@ -175,7 +175,10 @@ class UserById(MethodView):
     @blp.response(204)
     @blp.errors(404, 412, 503)
     async def delete(self, user_id: str) -> None:
-        """Delete a user"""
+        """Delete a user
+
+        Answers 204 with no body. With If-Match, deletes only while the ETag is current.
+        """
         deleted = await crud.delete_user(
             current_store(), user_id=user_id, versions=expected_versions()
         )

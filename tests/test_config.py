@@ -1,0 +1,59 @@
+"""Settings from the environment."""
+
+import pytest
+
+from api.config import SETTINGS, ConfigError, load_config
+
+
+def test_defaults_apply_when_nothing_is_set() -> None:
+    config = load_config({})
+
+    assert config == {name: default for name, (default, _) in SETTINGS.items()}
+    assert config["MONGODB_URI"] is None
+    assert (config["HOST"], config["PORT"], config["MAX_PAGE_SIZE"]) == ("127.0.0.1", 8000, 100)
+
+
+def test_environment_values_are_parsed() -> None:
+    config = load_config(
+        {
+            "MONGODB_URI": "mongodb://db:27017",
+            "PORT": "9000",
+            "WORKERS": "4",
+            "ACCESS_LOG": "true",
+            "LOG_LEVEL": "debug",
+            "MAX_BODY_BYTES": "2048",
+        }
+    )
+
+    assert config["MONGODB_URI"] == "mongodb://db:27017"
+    assert (config["PORT"], config["WORKERS"], config["MAX_BODY_BYTES"]) == (9000, 4, 2048)
+    assert config["ACCESS_LOG"] is True
+    assert config["LOG_LEVEL"] == "DEBUG"
+
+
+def test_an_empty_mongodb_uri_means_the_in_memory_store() -> None:
+    assert load_config({"MONGODB_URI": " "})["MONGODB_URI"] is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "http"),
+        ("PORT", "70000"),
+        ("WORKERS", "0"),
+        ("MAX_PAGE_SIZE", "-5"),
+        ("MONGODB_TIMEOUT_MS", "soon"),
+        ("ACCESS_LOG", "maybe"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_an_invalid_value_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{name}="):
+        load_config({name: value})
+
+
+def test_several_workers_need_a_shared_database() -> None:
+    with pytest.raises(ConfigError, match="WORKERS=2 needs MONGODB_URI"):
+        load_config({"WORKERS": "2"})
+
+    assert load_config({"WORKERS": "2", "MONGODB_URI": "mongodb://db"})["WORKERS"] == 2

@@ -1,0 +1,131 @@
+"""Storage functions called directly, on the in-memory store (pytest-asyncio)."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from api import crud
+from api.db import Store
+from tests.conftest import course_user
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest_asyncio.fixture
+async def db() -> AsyncIterator[Store]:
+    store = Store(uri=None, database="test", timeout_ms=1000)
+    yield store
+    store.close()
+
+
+async def test_open_creates_the_indexes(db: Store) -> None:
+    indexes = await (await db.users()).index_information()
+
+    assert indexes["email_key_unique"]["unique"] is True
+    assert {"created_at_id", "name_id", "role_created_at", "skills", "active"} <= set(indexes)
+
+
+async def test_create_then_get_round_trips_the_document(db: Store) -> None:
+    created = await crud.create_user(db, data=course_user())
+
+    assert await crud.get_user(db, user_id=created["id"]) == created
+    assert created["version"] == 1
+    assert created["created_at"].tzinfo is not None
+    assert created["created_at"].microsecond % 1000 == 0
+
+
+async def test_emails_are_unique_regardless_of_case(db: Store) -> None:
+    await crud.create_user(db, data=course_user(email="Ada@Example.com"))
+
+    with pytest.raises(crud.EmailTaken):
+        await crud.create_user(db, data=course_user(email="ada@example.COM"))
+    assert (await crud.list_users(db))[1] == 1
+
+
+async def test_get_of_a_missing_user_is_none(db: Store) -> None:
+    assert await crud.get_user(db, user_id="0123456789abcdef01234567") is None
+
+
+async def test_every_write_increments_the_version(db: Store) -> None:
+    user = await crud.create_user(db, data=course_user())
+
+    replaced = await crud.replace_user(db, user_id=user["id"], data=course_user(name="B"))
+    assert replaced is not None
+    updated = await crud.update_user(db, user_id=user["id"], changes={"name": "C"})
+    assert updated is not None
+
+    assert (replaced["version"], updated["version"]) == (2, 3)
+
+
+async def test_a_conditional_write_with_a_stale_version_is_refused(db: Store) -> None:
+    user = await crud.create_user(db, data=course_user())
+    await crud.update_user(db, user_id=user["id"], changes={"name": "B"}, versions=[1])
+
+    with pytest.raises(crud.VersionMismatch):
+        await crud.update_user(db, user_id=user["id"], changes={"name": "C"}, versions=[1])
+    with pytest.raises(crud.VersionMismatch):
+        await crud.delete_user(db, user_id=user["id"], versions=[1])
+    stored = await crud.get_user(db, user_id=user["id"])
+    assert stored is not None
+    assert (stored["name"], stored["version"]) == ("B", 2)
+
+
+async def test_a_conditional_write_on_a_missing_user_is_none(db: Store) -> None:
+    missing = "0123456789abcdef01234567"
+
+    assert await crud.update_user(db, user_id=missing, changes={"name": "C"}, versions=[1]) is None
+    assert await crud.delete_user(db, user_id=missing, versions=[1]) is False
+
+
+async def test_update_merges_nested_objects(db: Store) -> None:
+    user = await crud.create_user(db, data=course_user())
+
+    updated = await crud.update_user(db, user_id=user["id"], changes={"experience": {"years": 9}})
+
+    assert updated is not None
+    assert updated["experience"] == {"years": 9, "companies": ["Company A", "Company B"]}
+
+
+async def test_replace_removes_fields_left_out(db: Store) -> None:
+    user = await crud.create_user(db, data=course_user())
+
+    replaced = await crud.replace_user(
+        db,
+        user_id=user["id"],
+        data={"name": "B", "email": "b@example.com", "skills": [], "active": True},
+    )
+
+    assert replaced is not None
+    assert "role" not in replaced
+    assert "experience" not in replaced
+    assert replaced["created_at"] == user["created_at"]
+
+
+async def test_list_breaks_sort_ties_by_id_so_pages_never_overlap(db: Store) -> None:
+    users: list[dict[str, Any]] = [
+        await crud.create_user(db, data=course_user(name="Same", email=f"u{i}@example.com"))
+        for i in range(7)
+    ]
+
+    pages = [
+        (await crud.list_users(db, sort=sort, skip=skip, limit=3))[0]
+        for sort in ("name", "-name")
+        for skip in (0, 3, 6)
+    ]
+
+    ascending = [user["id"] for page in pages[:3] for user in page]
+    descending = [user["id"] for page in pages[3:] for user in page]
+    assert ascending == [user["id"] for user in users]
+    assert descending == ascending[::-1]
+
+
+async def test_list_treats_filter_values_as_literals(db: Store) -> None:
+    await crud.create_user(db, data=course_user(role="$ne"))
+    await crud.create_user(db, data=course_user(email="other@example.com", role="Other"))
+
+    items, total = await crud.list_users(db, role="$ne")
+
+    assert total == 1
+    assert items[0]["role"] == "$ne"
