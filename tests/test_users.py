@@ -406,18 +406,25 @@ def test_patch_validates_the_fields_sent(client: FlaskClient) -> None:
 # --- If-Match -----------------------------------------------------------------------------
 
 
+def write_with_if_match(
+    client: FlaskClient, method: str, if_match: str
+) -> tuple[dict[str, Any], Any]:
+    """Create a user, then write it with If-Match (`{etag}` stands for its ETag)."""
+    created = client.post(USERS, json=course_user())
+    body = {"PUT": course_user(name="New"), "PATCH": {"name": "New"}, "DELETE": None}[method]
+    header = if_match.format(etag=created.headers["ETag"])
+    response = client.open(
+        user_url(created.json), method=method, json=body, headers={"If-Match": header}
+    )
+    return created.json, response
+
+
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
 @pytest.mark.parametrize("if_match", ['"999"', "W/{etag}", '"not-ours"'])
 def test_a_write_with_a_stale_if_match_is_412_and_changes_nothing(
     client: FlaskClient, method: str, if_match: str
 ) -> None:
-    created = client.post(USERS, json=course_user())
-    user, etag = created.json, created.headers["ETag"]
-    body = {"PUT": course_user(name="New"), "PATCH": {"name": "New"}, "DELETE": None}[method]
-
-    response = client.open(
-        user_url(user), method=method, json=body, headers={"If-Match": if_match.format(etag=etag)}
-    )
+    user, response = write_with_if_match(client, method, if_match)
 
     assert_problem(response, 412, "precondition_failed")
     assert client.get(user_url(user)).json == user
@@ -428,17 +435,14 @@ def test_a_write_with_a_stale_if_match_is_412_and_changes_nothing(
 def test_a_write_with_a_current_if_match_succeeds(
     client: FlaskClient, method: str, if_match: str
 ) -> None:
-    created = client.post(USERS, json=course_user())
-    body = {"PUT": course_user(name="New"), "PATCH": {"name": "New"}, "DELETE": None}[method]
-
-    response = client.open(
-        user_url(created.json),
-        method=method,
-        json=body,
-        headers={"If-Match": if_match.format(etag=created.headers["ETag"])},
-    )
+    user, response = write_with_if_match(client, method, if_match)
 
     assert response.status_code == (204 if method == "DELETE" else 200)
+    if method != "DELETE":
+        assert response.json["name"] == "New"
+        assert response.headers["ETag"] != '"1"'
+    else:
+        assert client.get(user_url(user)).status_code == 404
 
 
 def test_a_stale_etag_after_a_write_is_refused(client: FlaskClient) -> None:

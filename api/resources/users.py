@@ -22,20 +22,18 @@ LINK_HEADER = {
     "description": "RFC 8288 links to the first, previous, next and last pages.",
     "schema": {"type": "string"},
 }
-IF_MATCH = {
-    "in": "header",
-    "name": "If-Match",
-    "required": False,
-    "description": "Write only if the user's current ETag is one of these; else 412.",
-    "schema": {"type": "string"},
-}
-IF_NONE_MATCH = {
-    "in": "header",
-    "name": "If-None-Match",
-    "required": False,
-    "description": "Answer 304 with no body when the user's current ETag is one of these.",
-    "schema": {"type": "string"},
-}
+
+
+def header_parameter(name: str, description: str) -> dict[str, Any]:
+    return {"in": "header", "name": name, "description": description, "schema": {"type": "string"}}
+
+
+IF_MATCH = header_parameter(
+    "If-Match", "Write only if the user's current ETag is one of these; else 412."
+)
+IF_NONE_MATCH = header_parameter(
+    "If-None-Match", "Answer 304 with no body when the user's current ETag is one of these."
+)
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
