@@ -13,7 +13,14 @@ from api import errors, health
 from api.config import check_config, load_config
 from api.db import Store
 from api.errors import Api
-from api.resources import ObjectIdConverter, objectid_parameter_schema, users
+from api.resources import (
+    ObjectIdConverter,
+    SkillConverter,
+    legacy,
+    objectid_parameter_schema,
+    skill_parameter_schema,
+    users,
+)
 from api.schemas import schema_name
 from api.serving import App, AsgiApp
 
@@ -58,15 +65,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
         uri=settings["MONGODB_URI"],
         database=settings["MONGODB_DB"],
         timeout_ms=settings["MONGODB_TIMEOUT_MS"],
+        idempotency_ttl_seconds=settings["IDEMPOTENCY_TTL_SECONDS"],
     )
 
     app.url_map.converters["objectid"] = ObjectIdConverter
+    app.url_map.converters["skill"] = SkillConverter
     api = Api(
         app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)}
     )
     api.register_converter(ObjectIdConverter, objectid_parameter_schema)
+    api.register_converter(SkillConverter, skill_parameter_schema)
     api.register_blueprint(users.blp)
     api.register_blueprint(health.blp)
+    api.register_blueprint(legacy.blp)
     errors.init_app(app)
     app.after_request(_drop_content_type_of_empty)
     # Swagger UI from local files: these machines have no internet, and a CDN page is blank.

@@ -64,6 +64,9 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "MAX_PAGE_SIZE": (100, _positive_int),
     "MAX_BODY_BYTES": (1_048_576, _positive_int),
     "GRACEFUL_TIMEOUT": (10, _positive_int),
+    "REQUIRE_IF_MATCH": (False, _flag),
+    "IDEMPOTENCY_TTL_SECONDS": (86_400, _positive_int),
+    "MAX_BATCH_ITEMS": (100, _positive_int),
 }
 
 

@@ -9,18 +9,27 @@ A stored user document carries, besides the API fields:
 Returned users have `id` (24 hex characters) instead of `_id`, and `version`.
 """
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from api.db import Store, storage_operation
 
 # The fields a client can write; a replacement removes the ones it leaves out.
 USER_FIELDS = ("name", "email", "role", "skills", "experience", "active")
+
+DUPLICATE_KEY = 11000
+
+# stored field -> (filter name, operator) of its bounds
+RANGE_FILTERS = {
+    "experience.years": (("min_years", "$gte"), ("max_years", "$lte")),
+    "created_at": (("created_after", "$gt"), ("created_before", "$lt")),
+}
 
 # API sort key -> stored field
 SORT_FIELDS = {"created_at": "created_at", "name": "name", "email": "email_key"}
@@ -32,6 +41,18 @@ class EmailTaken(Exception):
 
 class VersionMismatch(Exception):
     """The user exists, but none of the expected versions is the current one."""
+
+
+class KeyReused(Exception):
+    """The Idempotency-Key was used before for a different request."""
+
+
+class KeyInUse(Exception):
+    """The first request with this Idempotency-Key is still being processed."""
+
+
+class TooManySkills(Exception):
+    """Adding the skill would take the user past the maximum number of skills."""
 
 
 def _now() -> datetime:
@@ -51,9 +72,20 @@ def _as_utc(value: datetime) -> datetime:
 def _to_user(document: Mapping[str, Any]) -> dict[str, Any]:
     user = {key: value for key, value in document.items() if key not in ("_id", "email_key")}
     user["id"] = str(document["_id"])
-    user["created_at"] = _as_utc(document["created_at"])
-    user["updated_at"] = _as_utc(document["updated_at"])
+    for name in ("created_at", "updated_at"):
+        if name in user:
+            user[name] = _as_utc(user[name])
     return user
+
+
+def _new_document(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    return {
+        **data,
+        "email_key": _email_key(data["email"]),
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
 
 
 def _selector(user_id: str, versions: list[int] | None) -> dict[str, Any]:
@@ -80,20 +112,34 @@ async def create_user(db: Store, *, data: Mapping[str, Any]) -> dict[str, Any]:
 
     Raises EmailTaken when the email is in use.
     """
-    now = _now()
-    document = {
-        **data,
-        "email_key": _email_key(data["email"]),
-        "created_at": now,
-        "updated_at": now,
-        "version": 1,
-    }
+    document = _new_document(data, _now())
     users = await db.users()
     try:
         await users.insert_one(document)
     except DuplicateKeyError:
         raise EmailTaken(data["email"]) from None
     return _to_user(document)
+
+
+@storage_operation
+async def create_users(
+    db: Store, *, items: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any] | None]:
+    """Store several new users in one round trip; return each user, or None where its email
+    was in use (by another user or an earlier item). The others are stored regardless."""
+    now = _now()
+    documents = [_new_document(data, now) for data in items]
+    taken: set[int] = set()
+    if documents:
+        users = await db.users()
+        try:
+            await users.insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            failures = error.details.get("writeErrors", [])
+            if any(failure["code"] != DUPLICATE_KEY for failure in failures):
+                raise
+            taken = {failure["index"] for failure in failures}
+    return [None if index in taken else _to_user(doc) for index, doc in enumerate(documents)]
 
 
 @storage_operation
@@ -104,46 +150,83 @@ async def get_user(db: Store, *, user_id: str) -> dict[str, Any] | None:
     return None if document is None else _to_user(document)
 
 
+def _filter_conditions(filters: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """MongoDB conditions for the list filters. Values are typed by the caller's schema and
+    are only ever compared as values: no key, operator or pattern comes from the client."""
+    conditions: list[dict[str, Any]] = []
+    if filters.get("role") is not None:
+        conditions.append({"role": filters["role"]})
+    if filters.get("active") is not None:
+        conditions.append({"active": filters["active"]})
+    if filters.get("skill"):
+        conditions.append({"skills": {"$all": list(filters["skill"])}})
+    if filters.get("company") is not None:
+        conditions.append({"experience.companies": filters["company"]})
+    for field, bounds in RANGE_FILTERS.items():
+        bound = {op: filters[name] for name, op in bounds if filters.get(name) is not None}
+        if bound:
+            conditions.append({field: bound})
+    if filters.get("q") is not None:
+        pattern = {"$regex": re.escape(filters["q"]), "$options": "i"}
+        conditions.append({"$or": [{"name": pattern}, {"email": pattern}]})
+    return conditions
+
+
 @storage_operation
 async def list_users(
     db: Store,
     *,
-    role: str | None = None,
-    active: bool | None = None,
-    skill: str | None = None,
+    filters: Mapping[str, Any] | None = None,
     sort: str = "created_at",
     skip: int = 0,
+    after: tuple[Any, str] | None = None,
     limit: int = 20,
-) -> tuple[list[dict[str, Any]], int]:
-    """Return one page of users matching every given filter, and how many match in all.
+    fields: Sequence[str] | None = None,
+    count: bool = True,
+) -> dict[str, Any]:
+    """Return one page of users matching every filter.
 
     `sort` is a key of SORT_FIELDS, prefixed with "-" for descending order; ties are broken by
-    id in the same direction, so pages never overlap.
+    id in the same direction, so pages never overlap. The page starts `skip` users in, or just
+    after the (sort value, id) position `after`. `fields` limits the fields returned (`id`
+    always is). Returns {"items": [...], "total": int or None unless `count`, "next": the
+    (sort value, id) position after the last item, or None when no user follows}.
     """
-    query: dict[str, Any] = {}
-    if role is not None:
-        query["role"] = role
-    if active is not None:
-        query["active"] = active
-    if skill is not None:
-        query["skills"] = skill
-    direction = DESCENDING if sort.startswith("-") else ASCENDING
+    descending = sort.startswith("-")
     field = SORT_FIELDS[sort.lstrip("-")]
+    direction = DESCENDING if descending else ASCENDING
+    conditions = _filter_conditions(filters or {})
+    query = {"$and": conditions} if conditions else {}
+    if after is not None:
+        value, user_id = after
+        beyond = "$lt" if descending else "$gt"
+        conditions = [
+            *conditions,
+            {"$or": [{field: {beyond: value}}, {field: value, "_id": {beyond: ObjectId(user_id)}}]},
+        ]
+    projection = None
+    if fields is not None:
+        projection = {name: 1 for name in fields if name != "id"} | {field: 1}
     users = await db.users()
     # The limit goes to find(), so the server applies it (mongomock-motor's to_list ignores
-    # its length argument).
+    # its length argument). One user more than a page tells whether another page follows.
     cursor = users.find(
-        query, sort=[(field, direction), ("_id", direction)], skip=skip, limit=limit
+        {"$and": conditions} if conditions else {},
+        projection,
+        sort=[(field, direction), ("_id", direction)],
+        skip=skip,
+        limit=limit + 1,
     )
     documents = await cursor.to_list(length=None)
-    total = await users.count_documents(query)
-    return [_to_user(document) for document in documents], total
-
-
-async def _raise_if_exists(db: Store, user_id: str) -> None:
-    """After a conditional write matched nothing: tell a stale version from a missing user."""
-    if await get_user(db, user_id=user_id) is not None:
-        raise VersionMismatch(user_id)
+    page, following = documents[:limit], documents[limit:]
+    items = [_to_user(document) for document in page]
+    if fields is not None:
+        items = [{k: v for k, v in item.items() if k == "id" or k in fields} for item in items]
+    return {
+        "items": items,
+        "total": await users.count_documents(query) if count else None,
+        "next": (page[-1][field], str(page[-1]["_id"])) if following else None,
+    }
 
 
 @storage_operation
@@ -170,21 +253,28 @@ async def replace_user(
 async def update_user(
     db: Store, *, user_id: str, changes: Mapping[str, Any], versions: list[int] | None = None
 ) -> dict[str, Any] | None:
-    """Apply the given field changes (nested objects merge) and return the user, or None.
+    """Apply the given field changes and return the user, or None when there is no such user.
 
-    An empty change set writes nothing. `versions` and errors are as for replace_user.
+    Nested objects merge; a None value removes the field. An empty change set writes
+    nothing. `versions` and errors are as for replace_user.
     """
     if not changes:
         users = await db.users()
         document = await users.find_one(_selector(user_id, versions))
         if document is None:
-            await _raise_if_exists(db, user_id)
-            return None
+            return await _refused(db, user_id, versions)
         return _to_user(document)
     fields = _flatten(changes)
     if "email" in fields:
         fields["email_key"] = _email_key(fields["email"])
-    update = {"$set": {**fields, "updated_at": _now()}, "$inc": {"version": 1}}
+    removed = {name: "" for name, value in fields.items() if value is None}
+    update: dict[str, Any] = {
+        "$set": {name: value for name, value in fields.items() if value is not None},
+        "$inc": {"version": 1},
+    }
+    update["$set"]["updated_at"] = _now()
+    if removed:
+        update["$unset"] = removed
     return await _update(db, user_id=user_id, update=update, versions=versions)
 
 
@@ -199,8 +289,7 @@ async def _update(
     except DuplicateKeyError:
         raise EmailTaken(update["$set"]["email"]) from None
     if document is None:
-        await _raise_if_exists(db, user_id)
-        return None
+        return await _refused(db, user_id, versions)
     return _to_user(document)
 
 
@@ -210,6 +299,122 @@ async def delete_user(db: Store, *, user_id: str, versions: list[int] | None = N
     users = await db.users()
     result = await users.delete_one(_selector(user_id, versions))
     if result.deleted_count == 0:
-        await _raise_if_exists(db, user_id)
+        await _refused(db, user_id, versions)
         return False
     return True
+
+
+async def _explain_refusal(
+    db: Store, user_id: str, versions: list[int] | None
+) -> dict[str, Any] | None:
+    """The user as it stands after a conditional write matched nothing, or None if gone.
+
+    Raises VersionMismatch when the user exists at a version not in `versions`. (A read after a
+    refused write only explains the refusal; it never decides whether to write.)
+    """
+    users = await db.users()
+    document = await users.find_one({"_id": ObjectId(user_id)})
+    if document is None:
+        return None
+    if versions is not None and document["version"] not in versions:
+        raise VersionMismatch(user_id)
+    return _to_user(document)
+
+
+async def _refused(db: Store, user_id: str, versions: list[int] | None) -> None:
+    """After a write of the whole user matched nothing: None if it is gone, else 412."""
+    if await _explain_refusal(db, user_id, versions) is not None:
+        raise VersionMismatch(user_id)  # it changed between the refused write and the read
+    return None
+
+
+@storage_operation
+async def add_skill(
+    db: Store, *, user_id: str, skill: str, max_skills: int, versions: list[int] | None = None
+) -> dict[str, Any] | None:
+    """Add the skill unless the user has it; return the user, or None when there is none.
+
+    Idempotent: a skill already there changes nothing, not even the version. Raises
+    TooManySkills when the user already has `max_skills`, VersionMismatch as for replace_user.
+    """
+    selector = _selector(user_id, versions)
+    # Atomic: the write happens only while the skill is absent and there is room for it.
+    selector["skills"] = {"$ne": skill}
+    selector[f"skills.{max_skills - 1}"] = {"$exists": False}
+    update = {"$push": {"skills": skill}, "$set": {"updated_at": _now()}, "$inc": {"version": 1}}
+    users = await db.users()
+    document = await users.find_one_and_update(
+        selector, update, return_document=ReturnDocument.AFTER
+    )
+    if document is not None:
+        return _to_user(document)
+    user = await _explain_refusal(db, user_id, versions)
+    if user is not None and skill not in user.get("skills", []):
+        raise TooManySkills(user_id)
+    return user
+
+
+@storage_operation
+async def remove_skill(
+    db: Store, *, user_id: str, skill: str, versions: list[int] | None = None
+) -> dict[str, Any] | None:
+    """Remove the skill if the user has it; return the user, or None when there is none.
+
+    Idempotent: an absent skill changes nothing. VersionMismatch as for replace_user.
+    """
+    selector = _selector(user_id, versions)
+    selector["skills"] = skill
+    update = {"$pull": {"skills": skill}, "$set": {"updated_at": _now()}, "$inc": {"version": 1}}
+    users = await db.users()
+    document = await users.find_one_and_update(
+        selector, update, return_document=ReturnDocument.AFTER
+    )
+    if document is not None:
+        return _to_user(document)
+    return await _explain_refusal(db, user_id, versions)
+
+
+@storage_operation
+async def claim_idempotency_key(
+    db: Store, *, key: str, fingerprint: str, ttl_seconds: int
+) -> dict[str, Any] | None:
+    """Claim the key for a request; None when claimed, else the stored outcome to replay.
+
+    Raises KeyReused when the key came with another request (another `fingerprint`) and
+    KeyInUse while the first request with it is still being processed. A record older than
+    `ttl_seconds` counts as gone, as MongoDB's TTL index may delete it up to a minute late.
+    """
+    keys = await db.idempotency_keys()
+    now = _now()
+    record = {"_id": key, "fingerprint": fingerprint, "created_at": now, "response": None}
+    for _ in range(2):
+        try:
+            await keys.insert_one(record)
+            return None
+        except DuplicateKeyError:
+            existing = await keys.find_one({"_id": key})
+        if existing is None:
+            continue  # expired in between
+        if (now - _as_utc(existing["created_at"])).total_seconds() > ttl_seconds:
+            await keys.delete_one({"_id": key, "created_at": existing["created_at"]})
+            continue
+        if existing["fingerprint"] != fingerprint:
+            raise KeyReused(key)
+        if existing["response"] is None:
+            raise KeyInUse(key)
+        return existing["response"]
+    raise KeyInUse(key)
+
+
+@storage_operation
+async def complete_idempotency_key(db: Store, *, key: str, response: Mapping[str, Any]) -> None:
+    """Record the outcome of the request that claimed the key, for its retries."""
+    keys = await db.idempotency_keys()
+    await keys.update_one({"_id": key}, {"$set": {"response": dict(response)}})
+
+
+@storage_operation
+async def release_idempotency_key(db: Store, *, key: str) -> None:
+    """Forget a claimed key whose request failed without an outcome worth replaying."""
+    keys = await db.idempotency_keys()
+    await keys.delete_one({"_id": key, "response": None})

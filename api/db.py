@@ -25,6 +25,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 log = logging.getLogger(__name__)
 
 USERS = "users"
+IDEMPOTENCY_KEYS = "idempotency_keys"
 
 # Every query crud.py issues is served by one of these (README, "Indexes").
 USER_INDEXES = [
@@ -34,7 +35,15 @@ USER_INDEXES = [
     IndexModel([("role", ASCENDING), ("created_at", DESCENDING)], name="role_created_at"),
     IndexModel([("skills", ASCENDING)], name="skills"),
     IndexModel([("active", ASCENDING)], name="active"),
+    IndexModel([("experience.companies", ASCENDING)], name="companies"),
+    IndexModel([("experience.years", ASCENDING)], name="years"),
 ]
+
+
+def idempotency_indexes(ttl_seconds: int) -> list[IndexModel]:
+    # MongoDB deletes a key's record ttl_seconds after its creation (within about a minute).
+    # Changing the TTL of an existing deployment needs the old index dropped first.
+    return [IndexModel([("created_at", ASCENDING)], name="ttl", expireAfterSeconds=ttl_seconds)]
 
 
 class DatabaseUnavailable(Exception):
@@ -67,10 +76,18 @@ class Store:
     process has its own data.
     """
 
-    def __init__(self, *, uri: str | None, database: str, timeout_ms: int) -> None:
+    def __init__(
+        self,
+        *,
+        uri: str | None,
+        database: str,
+        timeout_ms: int,
+        idempotency_ttl_seconds: int = 86_400,
+    ) -> None:
         self.uri = uri
         self.database = database
         self.timeout_ms = timeout_ms
+        self.idempotency_ttl_seconds = idempotency_ttl_seconds
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._indexes_ready = False
@@ -112,13 +129,20 @@ class Store:
 
     async def users(self) -> AsyncIOMotorCollection:
         """Return the users collection, opening the store on first use."""
+        return await self._collection(USERS)
+
+    async def idempotency_keys(self) -> AsyncIOMotorCollection:
+        """Return the collection of Idempotency-Key records, opening the store on first use."""
+        return await self._collection(IDEMPOTENCY_KEYS)
+
+    async def _collection(self, name: str) -> AsyncIOMotorCollection:
         if self._client is None:
             await self.open()
         elif asyncio.get_running_loop() is not self._loop:
             raise RuntimeError("the store is bound to another event loop")
         if not self._indexes_ready:
             await self._ensure_indexes()
-        return self._client[self.database][USERS]
+        return self._client[self.database][name]
 
     @storage_operation
     async def ping(self) -> None:
@@ -133,8 +157,12 @@ class Store:
     async def _ensure_indexes(self) -> None:
         # create_indexes is not bounded by the client's timeoutMS (its retry spends a second
         # server selection timeout); pymongo.timeout bounds it, and Motor carries it over.
+        database = self._client[self.database]
         with pymongo.timeout(self.timeout_ms / 1000):
-            await self._client[self.database][USERS].create_indexes(USER_INDEXES)
+            await database[USERS].create_indexes(USER_INDEXES)
+            await database[IDEMPOTENCY_KEYS].create_indexes(
+                idempotency_indexes(self.idempotency_ttl_seconds)
+            )
         self._indexes_ready = True
 
     def close(self) -> None:

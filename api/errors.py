@@ -14,8 +14,13 @@ present for validation failures only. Where each error comes from:
       422 UnprocessableEntity     validation_failed     with errors (webargs, marshmallow)
       500 InternalServerError     internal_error        any uncaught exception: logged, never shown
     ApiError                      raised by our views with its own status and code
-      400 malformed_json, 404 not_found, 412 precondition_failed, 415 unsupported_media_type
+      400 malformed_json, invalid_query, invalid_cursor, invalid_idempotency_key
+      404 not_found, 412 precondition_failed, 415 unsupported_media_type, 422 validation_failed
+      428 precondition_required (REQUIRE_IF_MATCH)
     crud.EmailTaken               409 email_taken
+    crud.TooManySkills            409 too_many_skills
+    crud.KeyInUse                 409 idempotency_key_in_use   with Retry-After
+    crud.KeyReused                422 idempotency_key_reused
     crud.VersionMismatch          412 precondition_failed
     db.DatabaseUnavailable        503 database_unavailable  with Retry-After
 """
@@ -52,6 +57,7 @@ CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_failed",
+    428: "precondition_required",
     500: "internal_error",
     503: "service_unavailable",
 }
@@ -66,13 +72,41 @@ class ApiError(Exception):
         code: str,
         detail: str,
         *,
+        errors: Mapping[str, list[str]] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.errors = errors
         self.headers = dict(headers or {})
+
+
+def problem_body(
+    status: int, code: str, detail: str, *, errors: Mapping[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """The problem details of an error of the current request."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": http.HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": flask.request.path,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def email_taken_body() -> dict[str, Any]:
+    return problem_body(
+        409,
+        "email_taken",
+        "Another user already has this email address.",
+        errors={"email": ["Already in use (emails are compared case-insensitively)."]},
+    )
 
 
 def problem(
@@ -84,18 +118,14 @@ def problem(
     headers: Mapping[str, str] | None = None,
 ) -> flask.Response:
     """Return the problem+json response for this error."""
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": http.HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "instance": flask.request.path,
-        "code": code,
-    }
-    if errors:
-        body["errors"] = errors
+    return problem_response(problem_body(status, code, detail, errors=errors), headers=headers)
+
+
+def problem_response(
+    body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
+) -> flask.Response:
     response = flask.current_app.json.response(body)
-    response.status_code = status
+    response.status_code = body["status"]
     response.mimetype = PROBLEM_JSON
     response.headers.update(headers or {})
     return response
@@ -159,24 +189,47 @@ class Api(flask_smorest.Api):
 
 
 def _api_error(error: ApiError) -> flask.Response:
-    return problem(error.status, error.code, error.detail, headers=error.headers)
+    return problem(
+        error.status, error.code, error.detail, errors=error.errors, headers=error.headers
+    )
 
 
 def _email_taken(_error: crud.EmailTaken) -> flask.Response:
-    return problem(
-        409,
-        "email_taken",
-        "Another user already has this email address.",
-        errors={"email": ["Already in use (emails are compared case-insensitively)."]},
-    )
+    return problem_response(email_taken_body())
 
 
-def _version_mismatch(_error: crud.VersionMismatch) -> flask.Response:
-    return problem(
+# Storage outcomes that always answer the same problem: status, code, detail, headers.
+FIXED_PROBLEMS: dict[type[Exception], tuple[int, str, str, dict[str, str]]] = {
+    crud.VersionMismatch: (
         412,
         "precondition_failed",
         "The user has changed since the ETag given in If-Match; fetch it again.",
-    )
+        {},
+    ),
+    crud.TooManySkills: (
+        409,
+        "too_many_skills",
+        "The user already has the maximum number of skills; remove one first.",
+        {},
+    ),
+    crud.KeyReused: (
+        422,
+        "idempotency_key_reused",
+        "This Idempotency-Key was used for a different request; use a new key.",
+        {},
+    ),
+    crud.KeyInUse: (
+        409,
+        "idempotency_key_in_use",
+        "The first request with this Idempotency-Key is still being processed; retry shortly.",
+        {"Retry-After": "1"},
+    ),
+}
+
+
+def _fixed_problem(error: Exception) -> flask.Response:
+    status, code, detail, headers = FIXED_PROBLEMS[type(error)]
+    return problem(status, code, detail, headers=headers)
 
 
 def _database_unavailable(error: DatabaseUnavailable) -> flask.Response:
@@ -193,5 +246,6 @@ def init_app(app: flask.Flask) -> None:
     """Register the handlers of the errors that are not HTTPExceptions."""
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(crud.EmailTaken, _email_taken)
-    app.register_error_handler(crud.VersionMismatch, _version_mismatch)
+    for exception in FIXED_PROBLEMS:
+        app.register_error_handler(exception, _fixed_problem)
     app.register_error_handler(DatabaseUnavailable, _database_unavailable)

@@ -10,6 +10,8 @@ from flask.testing import FlaskClient
 
 from api import create_app
 
+pytest_plugins = ["tests.live_server"]  # the `server` and `http` fixtures of the live tests
+
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "code"}
 
 

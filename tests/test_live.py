@@ -2,92 +2,26 @@
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import assert_problem, closed_port, course_user
+from tests.live_server import ROOT, Server, start_server
 
 pytestmark = pytest.mark.live
 
-ROOT = Path(__file__).resolve().parent.parent
 USERS = "/api/v1/users"
 TIMEOUT_MS = 500
 # PyMongo re-checks server selection every 0.5 s, so a timeout is noticed up to 0.5 s late.
 SELECTION_GRANULARITY = 0.5
 LOOP_ERRORS = ("Event loop is closed", "attached to a different loop", "another event loop")
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                return self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(tmp_path: Path, **settings: str) -> Server:
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if key not in ("MONGODB_URI", "WORKERS")}
-    env.update(HOST="127.0.0.1", PORT=str(port), LOG_LEVEL="INFO", **settings)
-    log = tmp_path / f"server-{port}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{server.output()}")
-        try:
-            if httpx.get(f"{server.url}/health/live", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.stop()
-    pytest.fail(f"server did not answer within 30 s:\n{server.output()}")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One in-memory server for the module's tests (they use distinct emails)."""
-    server = start_server(tmp_path_factory.mktemp("live"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def http(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,12 @@ OPERATIONS = {
     ("delete", "/api/v1/users/{user_id}"): "deleteUser",
     ("get", "/health/live"): "getLiveness",
     ("get", "/health/ready"): "getReadiness",
+    ("post", "/api/v1/users/batch"): "createUsers",
+    ("put", "/api/v1/users/{user_id}/skills/{skill}"): "addUserSkill",
+    ("delete", "/api/v1/users/{user_id}/skills/{skill}"): "removeUserSkill",
+    ("post", "/add"): "legacyAddUser",
+    ("get", "/users"): "legacyListUsers",
+    ("get", "/user/{user_id}"): "legacyGetUser",
 }
 
 
@@ -70,6 +76,12 @@ def test_operation_ids_are_the_stable_contract(spec: dict[str, Any]) -> None:
     assert found == OPERATIONS
 
 
+def test_only_the_course_routes_are_deprecated(spec: dict[str, Any]) -> None:
+    deprecated = {op["operationId"] for op in operations(spec).values() if op.get("deprecated")}
+
+    assert deprecated == {"legacyAddUser", "legacyListUsers", "legacyGetUser"}
+
+
 def test_every_operation_has_a_summary_a_description_and_a_tag(spec: dict[str, Any]) -> None:
     for key, operation in operations(spec).items():
         assert operation.get("summary"), key
@@ -93,12 +105,15 @@ def test_every_error_response_is_a_documented_problem(spec: dict[str, Any]) -> N
 @pytest.mark.parametrize(
     ("operation_id", "statuses"),
     [
-        ("listUsers", {"422", "503"}),
+        ("listUsers", {"400", "422", "503"}),
         ("createUser", {"400", "409", "413", "415", "422", "503"}),
+        ("createUsers", {"400", "409", "413", "415", "422", "503"}),
         ("getUser", {"404", "503"}),
-        ("replaceUser", {"400", "404", "409", "412", "413", "415", "422", "503"}),
-        ("updateUser", {"400", "404", "409", "412", "413", "415", "422", "503"}),
-        ("deleteUser", {"404", "412", "503"}),
+        ("replaceUser", {"400", "404", "409", "412", "413", "415", "422", "428", "503"}),
+        ("updateUser", {"400", "404", "409", "412", "413", "415", "422", "428", "503"}),
+        ("deleteUser", {"404", "412", "428", "503"}),
+        ("addUserSkill", {"404", "409", "412", "422", "428", "503"}),
+        ("removeUserSkill", {"404", "412", "422", "428", "503"}),
         ("getReadiness", {"503"}),
     ],
 )

@@ -199,5 +199,5 @@ async def test_lifespan_opens_the_store_on_the_loop_and_closes_it() -> None:
 
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     # Closed: the in-memory data went with the client, and the store opens afresh.
-    assert await crud.list_users(app.store) == ([], 0)
+    assert (await crud.list_users(app.store))["total"] == 0
     app.store.close()

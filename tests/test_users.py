@@ -208,7 +208,13 @@ def test_list_is_a_page_envelope_with_the_total(client: FlaskClient) -> None:
     response = client.get(USERS)
 
     assert response.status_code == 200
-    assert response.json == {"items": users, "page": 1, "page_size": 20, "total": 3}
+    assert response.json == {
+        "items": users,
+        "page_size": 20,
+        "total": 3,
+        "next_cursor": None,
+        "page": 1,
+    }
 
 
 def test_list_pages_with_link_headers(client: FlaskClient) -> None:
@@ -551,3 +557,111 @@ def test_every_operation_is_503_with_retry_after_when_mongodb_is_unreachable(
         response = client.open(path, method=method, json=body)
         assert_problem(response, 503, "database_unavailable")
         assert int(response.headers["Retry-After"]) > 0
+
+
+# --- merge patch --------------------------------------------------------------------------
+
+
+def test_patch_is_a_json_merge_patch_where_null_removes_or_resets(client: FlaskClient) -> None:
+    user = create(client, active=False)
+
+    response = client.patch(
+        user_url(user),
+        data='{"role": null, "experience": null, "skills": null, "active": null}',
+        content_type="application/merge-patch+json",
+    )
+
+    assert response.status_code == 200
+    patched = response.json
+    assert "role" not in patched
+    assert "experience" not in patched
+    assert patched["skills"] == []
+    assert patched["active"] is True
+    assert client.get(user_url(user)).json == patched
+
+
+@pytest.mark.parametrize("field", ["name", "email"])
+def test_patch_cannot_remove_a_required_field(client: FlaskClient, field: str) -> None:
+    user = create(client)
+
+    response = client.patch(user_url(user), json={field: None})
+
+    assert field in assert_problem(response, 422, "validation_failed")["errors"]
+    assert client.get(user_url(user)).json == user
+
+
+# --- skills -------------------------------------------------------------------------------
+
+
+def skill_url(user: dict[str, Any], skill: str) -> str:
+    return f"{user_url(user)}/skills/{skill}"
+
+
+def test_adding_a_skill_is_idempotent(client: FlaskClient) -> None:
+    user = create(client, skills=["Docker"])
+
+    first = client.put(skill_url(user, "C%2B%2B"))
+    again = client.put(skill_url(user, "C%2B%2B"))
+
+    assert first.status_code == 200
+    assert first.json["skills"] == ["Docker", "C++"]
+    assert again.json == first.json
+    assert again.headers["ETag"] == first.headers["ETag"] != f'"{1}"'
+
+
+def test_removing_a_skill_is_idempotent(client: FlaskClient) -> None:
+    user = create(client, skills=["Docker", "AWS"])
+
+    first = client.delete(skill_url(user, "Docker"))
+    again = client.delete(skill_url(user, "Docker"))
+
+    assert first.status_code == 200
+    assert first.json["skills"] == ["AWS"]
+    assert again.json == first.json
+    assert again.headers["ETag"] == first.headers["ETag"]
+
+
+def test_a_user_cannot_have_more_than_50_skills(client: FlaskClient) -> None:
+    user = create(client, skills=[f"s{index}" for index in range(50)])
+
+    assert_problem(client.put(skill_url(user, "one-more")), 409, "too_many_skills")
+    assert client.put(skill_url(user, "s7")).status_code == 200  # already there: fine
+    assert client.get(user_url(user)).json == user
+
+
+def test_skill_operations_check_the_skill_the_user_and_if_match(client: FlaskClient) -> None:
+    user = create(client)
+
+    assert (
+        "skill"
+        in assert_problem(client.put(skill_url(user, "%20")), 422, "validation_failed")["errors"]
+    )
+    assert_problem(client.put(skill_url(user, "x" * 101)), 404, "not_found")
+    assert_problem(client.put(f"{USERS}/{MISSING_ID}/skills/Go"), 404, "not_found")
+    assert_problem(client.delete(f"{USERS}/{MISSING_ID}/skills/Go"), 404, "not_found")
+    stale = {"If-Match": '"999"'}
+    assert_problem(client.put(skill_url(user, "Go"), headers=stale), 412, "precondition_failed")
+    assert_problem(client.delete(skill_url(user, "AWS"), headers=stale), 412, "precondition_failed")
+    assert client.get(user_url(user)).json == user
+
+
+# --- REQUIRE_IF_MATCH ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("app_config", [{"REQUIRE_IF_MATCH": True}])
+def test_with_require_if_match_every_write_without_it_is_428(client: FlaskClient) -> None:
+    created = client.post(USERS, json=course_user())
+    user, etag = created.json, created.headers["ETag"]
+    writes = [
+        ("PUT", user_url(user), course_user(name="New")),
+        ("PATCH", user_url(user), {"name": "New"}),
+        ("PUT", skill_url(user, "Go"), None),
+        ("DELETE", skill_url(user, "AWS"), None),
+        ("DELETE", user_url(user), None),
+    ]
+    for method, url, body in writes:
+        assert_problem(client.open(url, method=method, json=body), 428, "precondition_required")
+    assert client.get(user_url(user)).json == user
+
+    patched = client.patch(user_url(user), json={"name": "New"}, headers={"If-Match": etag})
+    assert patched.status_code == 200

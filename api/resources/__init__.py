@@ -1,5 +1,6 @@
 """What every resource module shares: the Blueprint class, path converters, the store."""
 
+import functools
 import http
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -36,6 +37,33 @@ class ArgumentsParser(FlaskParser):
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = ArgumentsParser()
 
+    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Callable[[F], F]:
+        """flask-smorest's arguments; a JSON body must also come as JSON (415 otherwise).
+
+        webargs reads a body of another media type as no body at all, which would give a
+        misleading 422 about missing fields.
+        """
+        parse = super().arguments(schema, location=location, **kwargs)
+        if location != "json":
+            return parse
+
+        def decorator(func: F) -> F:
+            parsed = parse(func)
+
+            @functools.wraps(parsed)
+            def wrapper(*args: Any, **kw: Any) -> Any:
+                if not flask.request.is_json:
+                    raise ApiError(
+                        415,
+                        "unsupported_media_type",
+                        "Send the request body as JSON, with Content-Type: application/json.",
+                    )
+                return parsed(*args, **kw)
+
+            return wrapper  # type: ignore[return-value]
+
+        return decorator
+
     def errors(self, *statuses: int) -> Callable[[F], F]:
         """Document that the view can answer these error statuses (problem details)."""
 
@@ -54,6 +82,16 @@ class ObjectIdConverter(BaseConverter):
 
     def to_python(self, value: str) -> str:
         return value.lower()
+
+
+class SkillConverter(BaseConverter):
+    """A skill in a path: one segment of at most 100 characters (longer ones do not match)."""
+
+    regex = "[^/]{1,100}"
+
+
+def skill_parameter_schema(_converter: BaseConverter) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": 100, "example": "Docker"}
 
 
 def objectid_parameter_schema(_converter: BaseConverter) -> dict[str, Any]:

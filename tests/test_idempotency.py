@@ -1,0 +1,123 @@
+"""Idempotency-Key on createUser and createUsers."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from flask.testing import FlaskClient
+
+from api import crud
+from api.db import Store
+from tests.conftest import assert_problem, course_user
+
+USERS = "/api/v1/users"
+
+
+def post(client: FlaskClient, key: str, body: object, url: str = USERS) -> object:
+    return client.post(url, json=body, headers={"Idempotency-Key": key})
+
+
+def test_a_retry_gets_the_first_answer_and_creates_nothing(client: FlaskClient) -> None:
+    first = client.post(USERS, json=course_user(), headers={"Idempotency-Key": "key-1"})
+    # The same JSON, written differently, is the same request.
+    retry = client.post(
+        USERS,
+        data='{"email":"priyanshu@example.com",  "name":"Priyanshu", "role":"DevOps Engineer",'
+        '"skills":["Docker","Kubernetes","AWS"],"active":true,'
+        '"experience":{"companies":["Company A","Company B"],"years":5}}',
+        content_type="application/json",
+        headers={"Idempotency-Key": "key-1"},
+    )
+
+    assert first.status_code == retry.status_code == 201
+    assert retry.json == first.json
+    assert retry.headers["Location"] == first.headers["Location"]
+    assert retry.headers["ETag"] == first.headers["ETag"]
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert client.get(USERS).json["total"] == 1
+
+
+def test_a_refused_request_is_replayed_too(client: FlaskClient) -> None:
+    client.post(USERS, json=course_user())
+
+    first = client.post(USERS, json=course_user(), headers={"Idempotency-Key": "k"})
+    retry = client.post(USERS, json=course_user(), headers={"Idempotency-Key": "k"})
+
+    assert_problem(first, 409, "email_taken")
+    assert_problem(retry, 409, "email_taken")
+    assert retry.headers["Idempotent-Replayed"] == "true"
+
+
+def test_the_same_key_with_another_body_is_422(client: FlaskClient) -> None:
+    client.post(USERS, json=course_user(), headers={"Idempotency-Key": "k"})
+
+    response = client.post(USERS, json=course_user(name="Other"), headers={"Idempotency-Key": "k"})
+
+    assert_problem(response, 422, "idempotency_key_reused")
+    assert client.get(USERS).json["total"] == 1
+
+
+def test_the_same_key_on_another_operation_is_422(client: FlaskClient) -> None:
+    client.post(USERS, json=course_user(), headers={"Idempotency-Key": "k"})
+
+    response = client.post(
+        f"{USERS}/batch", json={"items": [course_user()]}, headers={"Idempotency-Key": "k"}
+    )
+
+    assert_problem(response, 422, "idempotency_key_reused")
+
+
+def test_batches_are_idempotent(client: FlaskClient) -> None:
+    body = {"items": [course_user(email=f"u{index}@example.com") for index in range(3)]}
+
+    first = client.post(f"{USERS}/batch", json=body, headers={"Idempotency-Key": "batch-1"})
+    retry = client.post(f"{USERS}/batch", json=body, headers={"Idempotency-Key": "batch-1"})
+
+    assert retry.json == first.json
+    assert first.json["created"] == 3
+    assert client.get(USERS).json["total"] == 3
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 256, "é"])
+def test_a_malformed_key_is_400(client: FlaskClient, key: str) -> None:
+    response = client.post(USERS, json=course_user(), headers={"Idempotency-Key": key})
+
+    assert_problem(response, 400, "invalid_idempotency_key")
+    assert client.get(USERS).json["total"] == 0
+
+
+@pytest_asyncio.fixture
+async def db() -> AsyncIterator[Store]:
+    store = Store(uri=None, database="test", timeout_ms=1000)
+    yield store
+    store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_key_in_flight_is_refused_and_a_released_key_can_be_claimed(db: Store) -> None:
+    claim = {"key": "k", "fingerprint": "f", "ttl_seconds": 60}
+    assert await crud.claim_idempotency_key(db, **claim) is None
+
+    with pytest.raises(crud.KeyInUse):
+        await crud.claim_idempotency_key(db, **claim)
+    await crud.release_idempotency_key(db, key="k")
+    assert await crud.claim_idempotency_key(db, **claim) is None
+
+
+@pytest.mark.asyncio
+async def test_an_expired_key_can_be_claimed_again(db: Store) -> None:
+    claim = {"key": "k", "fingerprint": "f", "ttl_seconds": 0}
+    await crud.claim_idempotency_key(db, **claim)
+    await crud.complete_idempotency_key(db, key="k", response={"status": 201})
+    await asyncio.sleep(0.01)
+
+    assert await crud.claim_idempotency_key(db, **{**claim, "fingerprint": "other"}) is None
+
+
+@pytest.mark.asyncio
+async def test_the_ttl_index_exists(db: Store) -> None:
+    indexes = await (await db.idempotency_keys()).index_information()
+
+    assert indexes["ttl"]["expireAfterSeconds"] == 86_400
