@@ -43,26 +43,46 @@ def free_port() -> int:
 
 
 def start_server(tmp_path: Path, **settings: str) -> Server:
+    """`python -m api` on a free port, in-memory unless `settings` say otherwise."""
     port = free_port()
+    env = {"HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "INFO", **settings}
+    return start_process(tmp_path, "api", port, "/health/live", env)
+
+
+def start_frontend(tmp_path: Path, backend_url: str) -> Server:
+    """`python -m frontend` on a free port, reaching the API at `backend_url`."""
+    port = free_port()
+    env = {
+        "FRONTEND_PORT": str(port),
+        "BACKEND_URL": backend_url,
+        "FRONTEND_SECRET_KEY": "live-test-secret",
+    }
+    return start_process(tmp_path, "frontend", port, "/users", env)
+
+
+def start_process(
+    tmp_path: Path, module: str, port: int, ready_path: str, settings: dict[str, str]
+) -> Server:
+    """Run `python -m module` until `ready_path` answers 200 (30 s at most)."""
     env = {key: value for key, value in os.environ.items() if key not in ("MONGODB_URI", "WORKERS")}
-    env.update(HOST="127.0.0.1", PORT=str(port), LOG_LEVEL="INFO", **settings)
-    log = tmp_path / f"server-{port}.log"
+    env.update(settings)
+    log = tmp_path / f"{module}-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "api"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
+            [sys.executable, "-m", module], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
         )
     server = Server(process, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{server.output()}")
+            pytest.fail(f"{module} exited with {process.returncode}:\n{server.output()}")
         try:
-            if httpx.get(f"{server.url}/health/live", timeout=1).status_code == 200:
+            if httpx.get(f"{server.url}{ready_path}", timeout=1).status_code == 200:
                 return server
         except httpx.TransportError:
             time.sleep(0.1)
     server.stop()
-    pytest.fail(f"server did not answer within 30 s:\n{server.output()}")
+    pytest.fail(f"{module} did not answer within 30 s:\n{server.output()}")
 
 
 @pytest.fixture(scope="module")
