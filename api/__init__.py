@@ -9,10 +9,11 @@ import flask
 import flask_swagger_ui
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from api import errors, health
+from api import errors, health, observability
 from api.config import check_config, load_config
 from api.db import Store
 from api.errors import Api
+from api.observability import Metrics
 from api.resources import (
     ObjectIdConverter,
     SkillConverter,
@@ -61,12 +62,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
         },
     )
     app.json.sort_keys = False  # keep the schema's field order
+    metrics = Metrics()
     app.extensions["store"] = Store(
         uri=settings["MONGODB_URI"],
         database=settings["MONGODB_DB"],
         timeout_ms=settings["MONGODB_TIMEOUT_MS"],
         idempotency_ttl_seconds=settings["IDEMPOTENCY_TTL_SECONDS"],
+        observe_command=metrics.observe_command,
     )
+    observability.init_app(app, metrics)
 
     app.url_map.converters["objectid"] = ObjectIdConverter
     app.url_map.converters["skill"] = SkillConverter
@@ -78,6 +82,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
     api.register_blueprint(users.blp)
     api.register_blueprint(health.blp)
     api.register_blueprint(legacy.blp)
+    api.register_blueprint(observability.blp)
     errors.init_app(app)
     app.after_request(_drop_content_type_of_empty)
     # Swagger UI from local files: these machines have no internet, and a CDN page is blank.

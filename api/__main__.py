@@ -1,8 +1,11 @@
 """Command line: `python -m api [serve]` serves the API with Hypercorn (what scripts/serve runs);
-`python -m api export-openapi DIR` writes the OpenAPI document (what scripts/export-openapi runs).
+`python -m api export-openapi DIR` writes the OpenAPI document (what scripts/export-openapi runs);
+`python -m api seed --users N` fills the MongoDB at MONGODB_URI with realistic users;
+`python -m api loadtest --url URL` loads a running API (what scripts/loadtest runs).
 """
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
@@ -10,10 +13,22 @@ from pathlib import Path
 
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.run import run as run_hypercorn
+from pythonjsonlogger.json import JsonFormatter
 
 from api.config import ConfigError, load_config
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+JSON_FIELDS = ["asctime", "levelname", "name", "message"]
+
+
+def configure_logging(level: str, style: str) -> None:
+    """One line per record on stderr: JSON objects (LOG_FORMAT=json) or text."""
+    handler = logging.StreamHandler()
+    if style == "json":
+        handler.setFormatter(JsonFormatter(JSON_FIELDS, rename_fields={"levelname": "level"}))
+    else:
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 def serve() -> int:
@@ -22,7 +37,7 @@ def serve() -> int:
     except ConfigError as error:
         print(f"users-api: invalid configuration: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=config["LOG_LEVEL"], format=LOG_FORMAT)
+    configure_logging(config["LOG_LEVEL"], config["LOG_FORMAT"])
 
     host, port = config["HOST"], config["PORT"]
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -33,9 +48,9 @@ def serve() -> int:
     hypercorn.workers = 0 if config["WORKERS"] == 1 else config["WORKERS"]
     hypercorn.graceful_timeout = config["GRACEFUL_TIMEOUT"]
     hypercorn.loglevel = config["LOG_LEVEL"]
-    # Logger objects, not "-": Hypercorn then logs through our root handler and format, once.
+    # A Logger object, not "-": Hypercorn then logs through our root handler and format, once.
     hypercorn.errorlog = logging.getLogger("hypercorn.error")
-    hypercorn.accesslog = logging.getLogger("hypercorn.access") if config["ACCESS_LOG"] else None
+    hypercorn.accesslog = None  # ACCESS_LOG is api.access's structured line (observability.py)
     print(
         f"Users API on http://{address}/api/v1/users - docs: http://{address}/docs",
         file=sys.stderr,
@@ -59,6 +74,45 @@ def export_openapi(directory: Path) -> int:
     return 0
 
 
+def seed(count: int, batch_size: int, seed_value: int) -> int:
+    from tqdm import tqdm
+
+    from api.db import Store
+    from api.seeding import seed_users
+
+    try:
+        config = load_config()
+    except ConfigError as error:
+        print(f"users-api: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    if config["MONGODB_URI"] is None:
+        print(
+            "users-api seed: set MONGODB_URI. The in-memory store lives inside the serving "
+            "process; seed it over HTTP instead: ./scripts/loadtest --seed-users N ...",
+            file=sys.stderr,
+        )
+        return 2
+    store = Store(
+        uri=config["MONGODB_URI"],
+        database=config["MONGODB_DB"],
+        timeout_ms=config["MONGODB_TIMEOUT_MS"],
+        idempotency_ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"],
+    )
+
+    async def run() -> tuple[int, int]:
+        with tqdm(total=count, unit="user", desc="seeding") as bar:
+            try:
+                return await seed_users(
+                    store, count, batch_size=batch_size, seed=seed_value, progress=bar.update
+                )
+            finally:
+                store.close()
+
+    created, skipped = asyncio.run(run())
+    print(f"created {created} users; {skipped} were already there", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m api", description=__doc__)
     commands = parser.add_subparsers(dest="command")
@@ -67,9 +121,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     export = commands.add_parser("export-openapi", help="write openapi.json and openapi.yaml")
     export.add_argument("directory", type=Path)
+    seeding = commands.add_parser("seed", help="fill the MongoDB at MONGODB_URI with users")
+    seeding.add_argument("--users", type=int, required=True, help="how many")
+    seeding.add_argument("--batch-size", type=int, default=500)
+    seeding.add_argument("--seed", type=int, default=0, help="random seed: same seed, same users")
+    load = commands.add_parser("loadtest", help="mixed CRUD load against a running API")
+    load.add_argument("--url", default="http://127.0.0.1:8000", help="base URL of the API")
+    load.add_argument("--concurrency", type=int, default=32, help="concurrent clients")
+    load.add_argument("--duration", type=float, default=30, help="seconds of load")
+    load.add_argument("--read-ratio", type=float, default=0.8, help="share of reads, 0 to 1")
+    load.add_argument("--seed-users", type=int, default=100, help="users created first")
+    load.add_argument("--max-requests", type=int, default=1_000_000, help="stop after this many")
+    load.add_argument("--timeout", type=float, default=10, help="seconds per request")
+    load.add_argument("--seed", type=int, default=0, help="random seed")
+    load.add_argument("--report", default="loadtest-report.json", help="JSON report path")
     args = parser.parse_args(argv)
+    if args.command == "loadtest":
+        from api import loadtest
+
+        return loadtest.main(args)
     if args.command == "export-openapi":
         return export_openapi(args.directory)
+    if args.command == "seed":
+        return seed(args.users, args.batch_size, args.seed)
     return serve()
 
 

@@ -51,6 +51,13 @@ def _log_level(raw: str) -> str:
     return level
 
 
+def _log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"json", "text"}:
+        raise ValueError("must be json or text")
+    return value
+
+
 # name -> (default, parser). The README's configuration table lists the same names.
 SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "MONGODB_URI": (None, _optional_text),
@@ -61,6 +68,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "WORKERS": (1, _positive_int),
     "LOG_LEVEL": ("INFO", _log_level),
     "ACCESS_LOG": (False, _flag),
+    "LOG_FORMAT": ("json", _log_format),
     "MAX_PAGE_SIZE": (100, _positive_int),
     "MAX_BODY_BYTES": (1_048_576, _positive_int),
     "GRACEFUL_TIMEOUT": (10, _positive_int),

@@ -11,8 +11,10 @@ changes these two modules only.
 """
 
 import asyncio
+import contextvars
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -21,6 +23,12 @@ from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +61,66 @@ class DatabaseUnavailable(Exception):
 P = ParamSpec("P")
 T = TypeVar("T")
 
+# Seconds spent in storage operations by the current request, when something is counting.
+# A list (not a float) so that coroutines running in copies of the request's context add to it.
+_storage_seconds: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
+    "storage_seconds", default=None
+)
+_in_operation: contextvars.ContextVar[bool] = contextvars.ContextVar("in_operation", default=False)
+
+
+def count_storage_time() -> list[float]:
+    """Start counting the storage time of this context: the list receives each operation's."""
+    timings: list[float] = []
+    _storage_seconds.set(timings)
+    return timings
+
 
 def storage_operation(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Turn the driver's connection and timeout errors into DatabaseUnavailable."""
+    """Turn the driver's connection and timeout errors into DatabaseUnavailable, and count the
+    operation's time (once: an operation calling another counts as one)."""
 
     @functools.wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        if _in_operation.get():
+            return await func(*args, **kwargs)
+        _in_operation.set(True)
+        started = time.perf_counter()
         try:
             return await func(*args, **kwargs)
         except PyMongoError as error:
             if isinstance(error, ConnectionFailure) or error.timeout:
                 raise DatabaseUnavailable(type(error).__name__) from error
             raise
+        finally:
+            _in_operation.set(False)
+            timings = _storage_seconds.get()
+            if timings is not None:
+                timings.append(time.perf_counter() - started)
 
     return wrapper
+
+
+CommandObserver = Callable[[str, float, bool], None]
+
+
+class _CommandMonitor(CommandListener):
+    """PyMongo command monitoring: every command's name, duration and outcome to `observe`.
+
+    Called on the driver's threads. mongomock runs no commands, so it reports nothing.
+    """
+
+    def __init__(self, observe: CommandObserver) -> None:
+        self.observe = observe
+
+    def started(self, event: CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        self.observe(event.command_name, event.duration_micros / 1e6, False)
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        self.observe(event.command_name, event.duration_micros / 1e6, True)
 
 
 class Store:
@@ -83,8 +137,10 @@ class Store:
         database: str,
         timeout_ms: int,
         idempotency_ttl_seconds: int = 86_400,
+        observe_command: CommandObserver | None = None,
     ) -> None:
         self.uri = uri
+        self.observe_command = observe_command
         self.database = database
         self.timeout_ms = timeout_ms
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
@@ -121,6 +177,9 @@ class Store:
                 timeoutMS=self.timeout_ms,
                 serverSelectionTimeoutMS=self.timeout_ms,
                 connectTimeoutMS=self.timeout_ms,
+                event_listeners=[_CommandMonitor(self.observe_command)]
+                if self.observe_command
+                else [],
             )
         try:
             await self._ensure_indexes()

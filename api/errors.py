@@ -97,6 +97,8 @@ def problem_body(
     }
     if errors:
         body["errors"] = errors
+    if "request_id" in flask.g:
+        body["request_id"] = flask.g.request_id
     return body
 
 

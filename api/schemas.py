@@ -308,6 +308,12 @@ class ProblemSchema(ma.Schema):
         required=True,
         metadata={"description": "Stable, machine-readable error code.", "example": "not_found"},
     )
+    request_id = ma.fields.String(
+        metadata={
+            "description": "The request's X-Request-ID: quote it when reporting a problem.",
+            "example": "6f1c2a9e0b5d4c3e8a7f6e5d4c3b2a19",
+        }
+    )
     errors = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.List(ma.fields.String()),

@@ -29,6 +29,7 @@ OPERATIONS = {
     ("post", "/add"): "legacyAddUser",
     ("get", "/users"): "legacyListUsers",
     ("get", "/user/{user_id}"): "legacyGetUser",
+    ("get", "/metrics"): "getMetrics",
 }
 
 

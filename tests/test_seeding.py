@@ -1,0 +1,59 @@
+"""Realistic users for a database."""
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from api import crud
+from api.db import Store
+from api.schemas import UserSchema
+from api.seeding import fake_users, seed_users
+from tests.live_server import ROOT
+
+
+def test_fake_users_are_valid_distinct_and_reproducible() -> None:
+    users = list(fake_users(300, seed=7))
+
+    for user in users:
+        assert UserSchema().validate(user) == {}
+    assert len({user["email"] for user in users}) == 300
+    assert users == list(fake_users(300, seed=7))
+    assert users != list(fake_users(300, seed=8))
+
+
+@pytest_asyncio.fixture
+async def db() -> AsyncIterator[Store]:
+    store = Store(uri=None, database="seeding", timeout_ms=1000)
+    yield store
+    store.close()
+
+
+@pytest.mark.asyncio
+async def test_seeding_stores_the_users_once(db: Store) -> None:
+    progress: list[int] = []
+
+    assert await seed_users(db, 120, batch_size=50, progress=progress.append) == (120, 0)
+    assert progress == [50, 50, 20]
+    assert await seed_users(db, 120, batch_size=50) == (0, 120)
+    assert (await crud.list_users(db))["total"] == 120
+
+
+def test_seeding_needs_a_database_url() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "MONGODB_URI"}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "api", "seed", "--users", "5"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert "set MONGODB_URI" in result.stderr
