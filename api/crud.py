@@ -69,6 +69,10 @@ def _as_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _position(value: Any) -> Any:
+    return _as_utc(value) if isinstance(value, datetime) else value
+
+
 def _to_user(document: Mapping[str, Any]) -> dict[str, Any]:
     user = {key: value for key, value in document.items() if key not in ("_id", "email_key")}
     user["id"] = str(document["_id"])
@@ -222,10 +226,15 @@ async def list_users(
     items = [_to_user(document) for document in page]
     if fields is not None:
         items = [{k: v for k, v in item.items() if k == "id" or k in fields} for item in items]
+    total = None
+    if count:
+        # A last page reached by skipping, not by cursor, already tells the total.
+        known = after is None and not following and (page or skip == 0)
+        total = skip + len(page) if known else await users.count_documents(query)
     return {
         "items": items,
-        "total": await users.count_documents(query) if count else None,
-        "next": (page[-1][field], str(page[-1]["_id"])) if following else None,
+        "total": total,
+        "next": (_position(page[-1][field]), str(page[-1]["_id"])) if following else None,
     }
 
 
