@@ -4,6 +4,7 @@ Request bodies are strict JSON: a number is not a string, "true" is not a boolea
 or read-only fields are refused (422), so what the spec says is exactly what is accepted.
 """
 
+import inspect
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +12,13 @@ import marshmallow as ma
 from marshmallow import validate
 
 # A JSON Schema `pattern` is searched anywhere in the string; marshmallow matches from the start.
-# This one means the same in both: at least one character that is not white space.
-NOT_BLANK = validate.Regexp(r"[\s\S]*\S", error="Must not be blank.")
+# This one means the same in both: at least one character that is neither white space nor a
+# control character. The class is spelled out because `\s` differs between ECMA-262 (what the
+# spec's readers use) and Python (\x1c-\x1f and \x85 are white space only in Python).
+NOT_BLANK = validate.Regexp(
+    r"[\s\S]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]",
+    error="Must not be blank.",
+)
 
 
 def _unique(values: list[Any]) -> None:
@@ -27,6 +33,17 @@ class StrictBoolean(ma.fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
+
+
+class JsonInteger(ma.fields.Integer):
+    """A JSON integer: `5` or `5.0` (both integers to JSON Schema); not `5.5`, `"5"` or `true`."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class QueryBoolean(ma.fields.Boolean):
@@ -45,35 +62,53 @@ class UtcDateTime(ma.fields.DateTime):
         return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class ExperienceSchema(ma.Schema):
-    years = ma.fields.Integer(
-        strict=True,
+class Schema(ma.Schema):
+    """Base of every schema: its docstring is its description in the published spec."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("__doc__"):
+            # apispec publishes `Meta.description`; marshmallow ignores it.
+            cls.Meta = type("Meta", (cls.Meta,), {"description": inspect.cleandoc(cls.__doc__)})
+
+
+def _text(description: str, example: str, *, max_length: int = 100) -> dict[str, Any]:
+    """Keyword arguments of a non-blank string field of at most `max_length` characters."""
+    return {
+        "validate": [validate.Length(min=1, max=max_length), NOT_BLANK],
+        "metadata": {"description": description, "example": example},
+    }
+
+
+class ExperienceSchema(Schema):
+    """Professional experience of a user."""
+
+    years = JsonInteger(
         validate=validate.Range(min=0, max=80),
-        metadata={"description": "Years of professional experience.", "example": 5},
+        metadata={"description": "Years of professional experience, 0 to 80.", "example": 5},
     )
     companies = ma.fields.List(
-        ma.fields.String(validate=[validate.Length(min=1, max=100), NOT_BLANK]),
+        ma.fields.String(**_text("A company name.", "Company A")),
         load_default=list,
         validate=validate.Length(max=50),
-        metadata={"description": "Companies worked for.", "example": ["Company A", "Company B"]},
+        metadata={
+            "description": "Companies worked for, at most 50.",
+            "example": ["Company A", "Company B"],
+        },
     )
 
 
-class UserSchema(ma.Schema):
+class UserSchema(Schema):
     """A user of the directory. `id`, `created_at` and `updated_at` are set by the server."""
 
     id = ma.fields.String(
         dump_only=True,
         metadata={
-            "description": "MongoDB ObjectId, 24 hex characters.",
+            "description": "MongoDB ObjectId, 24 hex characters; set by the server.",
             "example": "6566f0c4e1b2c3d4e5f60718",
         },
     )
-    name = ma.fields.String(
-        required=True,
-        validate=[validate.Length(min=1, max=100), NOT_BLANK],
-        metadata={"example": "Priyanshu"},
-    )
+    name = ma.fields.String(required=True, **_text("Display name, not blank.", "Priyanshu"))
     email = ma.fields.Email(
         required=True,
         validate=validate.Length(max=254),
@@ -82,12 +117,9 @@ class UserSchema(ma.Schema):
             "example": "priyanshu@example.com",
         },
     )
-    role = ma.fields.String(
-        validate=[validate.Length(min=1, max=100), NOT_BLANK],
-        metadata={"example": "DevOps Engineer"},
-    )
+    role = ma.fields.String(**_text("Job title; not blank.", "DevOps Engineer"))
     skills = ma.fields.List(
-        ma.fields.String(validate=[validate.Length(min=1, max=100), NOT_BLANK]),
+        ma.fields.String(**_text("A skill.", "Docker")),
         load_default=list,
         validate=[validate.Length(max=50), _unique],
         metadata={
@@ -97,65 +129,144 @@ class UserSchema(ma.Schema):
             "example": ["Docker", "Kubernetes", "AWS"],
         },
     )
-    experience = ma.fields.Nested(ExperienceSchema)
-    active = StrictBoolean(load_default=True, metadata={"example": True})
-    created_at = UtcDateTime(dump_only=True, metadata={"example": "2024-01-15T00:00:00.000Z"})
-    updated_at = UtcDateTime(dump_only=True, metadata={"example": "2024-01-15T00:00:00.000Z"})
+    experience = ma.fields.Nested(
+        ExperienceSchema,
+        metadata={
+            "description": "Professional experience; PATCH merges it field by field.",
+            "example": {"years": 5, "companies": ["Company A", "Company B"]},
+        },
+    )
+    active = StrictBoolean(
+        load_default=True,
+        metadata={"description": "Whether the account is active.", "example": True},
+    )
+    created_at = UtcDateTime(
+        dump_only=True,
+        metadata={
+            "description": "When the user was created (RFC 3339, UTC); set by the server.",
+            "example": "2024-01-15T00:00:00.000Z",
+        },
+    )
+    updated_at = UtcDateTime(
+        dump_only=True,
+        metadata={
+            "description": "When the user last changed (RFC 3339, UTC); set by the server.",
+            "example": "2024-01-15T00:00:00.000Z",
+        },
+    )
 
 
 SORT_KEYS = ["created_at", "-created_at", "name", "-name", "email", "-email"]
 
 
-class UserListQuerySchema(ma.Schema):
+class UserListQuerySchema(Schema):
+    """Paging, filters and order of a user list."""
+
     page = ma.fields.Integer(
         load_default=1,
         validate=validate.Range(min=1, max=10_000_000),
-        metadata={"description": "Page number, from 1."},
+        metadata={"description": "Page number, from 1.", "example": 1},
     )
     page_size = ma.fields.Integer(
         load_default=20,
         validate=validate.Range(min=1),
-        metadata={"description": "Users per page; values above MAX_PAGE_SIZE (100) are capped."},
+        metadata={
+            "description": "Users per page; values above MAX_PAGE_SIZE (100) are capped.",
+            "example": 20,
+        },
     )
     role = ma.fields.String(
-        validate=validate.Length(min=1, max=100), metadata={"description": "Exact role."}
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "description": "Only users with exactly this role.",
+            "example": "DevOps Engineer",
+        },
     )
-    active = QueryBoolean(metadata={"description": "Only active (true) or inactive (false) users."})
+    active = QueryBoolean(
+        metadata={"description": "Only active (true) or inactive (false) users.", "example": True}
+    )
     skill = ma.fields.String(
         validate=validate.Length(min=1, max=100),
-        metadata={"description": "Users having this skill."},
+        metadata={"description": "Only users having this skill.", "example": "Docker"},
     )
     sort = ma.fields.String(
         load_default="created_at",
         validate=validate.OneOf(SORT_KEYS),
-        metadata={"description": "Sort key; a leading `-` sorts in descending order."},
+        metadata={
+            "description": "Sort key; a leading `-` sorts in descending order.",
+            "example": "-created_at",
+        },
     )
 
 
-class UserPageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(UserSchema), required=True)
-    page = ma.fields.Integer(required=True, metadata={"example": 1})
-    page_size = ma.fields.Integer(required=True, metadata={"example": 20})
+class UserPageSchema(Schema):
+    """One page of users, in the order asked for, with the number of users matching."""
+
+    items = ma.fields.List(
+        ma.fields.Nested(UserSchema),
+        required=True,
+        metadata={
+            "description": "The users of this page, at most `page_size`.",
+            "example": [
+                {
+                    "id": "6566f0c4e1b2c3d4e5f60718",
+                    "name": "Priyanshu",
+                    "email": "priyanshu@example.com",
+                    "role": "DevOps Engineer",
+                    "skills": ["Docker", "Kubernetes", "AWS"],
+                    "experience": {"years": 5, "companies": ["Company A", "Company B"]},
+                    "active": True,
+                    "created_at": "2024-01-15T00:00:00.000Z",
+                    "updated_at": "2024-01-15T00:00:00.000Z",
+                }
+            ],
+        },
+    )
+    page = ma.fields.Integer(
+        required=True, metadata={"description": "This page's number, from 1.", "example": 1}
+    )
+    page_size = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Users per page, after capping.", "example": 20},
+    )
     total = ma.fields.Integer(
-        required=True, metadata={"description": "Users matching the filters.", "example": 57}
+        required=True,
+        metadata={"description": "Users matching the filters, on every page.", "example": 57},
     )
 
 
-class StatusSchema(ma.Schema):
-    status = ma.fields.String(required=True, metadata={"example": "ok"})
+class StatusSchema(Schema):
+    """The answer of a health probe."""
+
+    status = ma.fields.String(
+        required=True,
+        metadata={"description": "Always `ok` (failures are problem details).", "example": "ok"},
+    )
 
 
-class ProblemSchema(ma.Schema):
+class ProblemSchema(Schema):
     """RFC 9457 problem details: the body of every error response."""
 
     type = ma.fields.String(
         required=True,
-        metadata={"description": "Always about:blank: `code` tells problems apart."},
+        metadata={
+            "description": "Always `about:blank`: `code` tells problems apart.",
+            "example": "about:blank",
+        },
     )
-    title = ma.fields.String(required=True, metadata={"example": "Not Found"})
-    status = ma.fields.Integer(required=True, metadata={"example": 404})
+    title = ma.fields.String(
+        required=True,
+        metadata={"description": "The HTTP status phrase.", "example": "Not Found"},
+    )
+    status = ma.fields.Integer(
+        required=True, metadata={"description": "The HTTP status code.", "example": 404}
+    )
     detail = ma.fields.String(
-        required=True, metadata={"example": "No user with id 6566f0c4e1b2c3d4e5f60718."}
+        required=True,
+        metadata={
+            "description": "What went wrong, in a sentence for people.",
+            "example": "No user with id 6566f0c4e1b2c3d4e5f60718.",
+        },
     )
     instance = ma.fields.String(
         required=True,

@@ -13,19 +13,31 @@ from api.schemas import UserListQuerySchema, UserPageSchema, UserSchema
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="The users directory.")
 
+
+def string(example: str) -> dict[str, Any]:
+    return {"type": "string", "example": example}
+
+
 ETAG_HEADER = {
     "description": "Version of the user; send it back in If-Match.",
-    "schema": {"type": "string"},
+    "schema": string('"1"'),
 }
-LOCATION_HEADER = {"description": "URL of the new user.", "schema": {"type": "string"}}
+LOCATION_HEADER = {
+    "description": "URL of the new user.",
+    "schema": string("/api/v1/users/6566f0c4e1b2c3d4e5f60718"),
+}
 LINK_HEADER = {
     "description": "RFC 8288 links to the first, previous, next and last pages.",
-    "schema": {"type": "string"},
+    "schema": string(
+        '</api/v1/users?page=1&page_size=20>; rel="first", '
+        '</api/v1/users?page=2&page_size=20>; rel="next", '
+        '</api/v1/users?page=3&page_size=20>; rel="last"'
+    ),
 }
 
 
 def header_parameter(name: str, description: str) -> dict[str, Any]:
-    return {"in": "header", "name": name, "description": description, "schema": {"type": "string"}}
+    return {"in": "header", "name": name, "description": description, "schema": string('"1"')}
 
 
 IF_MATCH = header_parameter(
@@ -34,6 +46,11 @@ IF_MATCH = header_parameter(
 IF_NONE_MATCH = header_parameter(
     "If-None-Match", "Answer 304 with no body when the user's current ETag is one of these."
 )
+USER_ID = {
+    "in": "path",
+    "name": "user_id",
+    "description": "The user's id: a MongoDB ObjectId, 24 hex characters.",
+}
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
@@ -58,7 +75,8 @@ def expected_versions() -> list[int] | None:
     if not flask.request.headers.get("If-Match") or if_match.star_tag:
         return None
     # If-Match compares strongly: weak tags never match. Tags we did not issue match nothing.
-    return [int(tag) for tag in if_match.as_set() if tag.isdigit()]
+    # werkzeug parses an empty tag ("") as None.
+    return [int(tag) for tag in if_match.as_set() if tag and tag.isdigit()]
 
 
 def found(user: dict[str, Any] | None, user_id: str) -> dict[str, Any]:
@@ -109,7 +127,7 @@ class Users(MethodView):
         return body, {"Link": page_links(page, page_size, total)}
 
     @blp.doc(operationId="createUser")
-    @blp.arguments(UserSchema)
+    @blp.arguments(UserSchema, description="The new user: `name` and `email` are required.")
     @blp.response(201, UserSchema, headers={"Location": LOCATION_HEADER, "ETag": ETAG_HEADER})
     @blp.errors(400, 409, 413, 415, 503)
     async def post(self, data: dict[str, Any]) -> Any:
@@ -121,7 +139,7 @@ class Users(MethodView):
         return user, {"Location": user_url(user["id"]), "ETag": etag(user)}
 
 
-@blp.route("/<objectid:user_id>")
+@blp.route("/<objectid:user_id>", parameters=[USER_ID])
 class UserById(MethodView):
     @blp.doc(operationId="getUser", parameters=[IF_NONE_MATCH])
     @blp.response(200, UserSchema, headers={"ETag": ETAG_HEADER})
@@ -139,7 +157,7 @@ class UserById(MethodView):
         return user, {"ETag": tag}
 
     @blp.doc(operationId="replaceUser", parameters=[IF_MATCH])
-    @blp.arguments(UserSchema)
+    @blp.arguments(UserSchema, description="Every writable field of the user.")
     @blp.response(200, UserSchema, headers={"ETag": ETAG_HEADER})
     @blp.errors(400, 404, 409, 412, 413, 415, 503)
     async def put(self, data: dict[str, Any], user_id: str) -> Any:
@@ -155,7 +173,7 @@ class UserById(MethodView):
         return user, {"ETag": etag(user)}
 
     @blp.doc(operationId="updateUser", parameters=[IF_MATCH])
-    @blp.arguments(UserSchema(partial=True))
+    @blp.arguments(UserSchema(partial=True), description="Only the fields to change.")
     @blp.response(200, UserSchema, headers={"ETag": ETAG_HEADER})
     @blp.errors(400, 404, 409, 412, 413, 415, 503)
     async def patch(self, changes: dict[str, Any], user_id: str) -> Any:
