@@ -195,6 +195,11 @@ class UserListQuerySchema(Schema):
         metadata={
             "description": "Sort key; a leading `-` sorts in descending order.",
             "example": "-created_at",
+            # Member names for generated SDKs, which cannot derive one from "-name".
+            "x-enum-varnames": [
+                key.upper().replace("-", "") + ("_DESC" if key[0] == "-" else "")
+                for key in SORT_KEYS
+            ],
         },
     )
 
