@@ -70,3 +70,18 @@ def test_redoc_loads_the_vendored_script(client: FlaskClient) -> None:
         assert script.mimetype == "text/javascript"
         assert len(script.data) > 500_000
         assert b"://" not in script.data[:200]  # only the license comment precedes the code
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_docs_pages_forbid_the_browser_to_load_anything_from_elsewhere(
+    client: FlaskClient, path: str
+) -> None:
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in client.get(path).headers["Content-Security-Policy"].split(";")
+    )
+
+    assert policy["default-src"] == "'self'"
+    for directive, sources in policy.items():
+        assert "://" not in sources, directive
+        assert "*" not in sources, directive
