@@ -16,6 +16,7 @@ ReDoc from api/static/redoc, vendored from npm): the docs work with no internet 
 nothing they load comes from anywhere else.
 """
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -69,9 +70,22 @@ SPEC_OPTIONS = {
 blp = flask.Blueprint("docs", __name__, template_folder="templates")
 
 
+class _Converter(OpenAPIConverter):
+    def schema2jsonschema(self, schema: ma.Schema | type[ma.Schema]) -> dict[str, Any]:
+        # Not Meta.description: with it, apispec 6.10 leaves out `additionalProperties: false`.
+        jsonschema = super().schema2jsonschema(schema)
+        schema_class = schema if isinstance(schema, type) else type(schema)
+        if schema_class.__doc__:
+            jsonschema["description"] = inspect.cleandoc(schema_class.__doc__)
+        return jsonschema
+
+
 class SchemaPlugin(MarshmallowPlugin):
-    """apispec's marshmallow plugin: components named by `schema_name`, and no `default` in a
-    partial schema (PATCH), where a field left out keeps its value rather than taking one."""
+    """apispec's marshmallow plugin: components named by `schema_name` and described by their
+    docstring, and no `default` in a partial schema (PATCH), where a field left out keeps its
+    value rather than taking one."""
+
+    Converter = _Converter
 
     def __init__(self) -> None:
         super().__init__(schema_name_resolver=schema_name)

@@ -4,7 +4,6 @@ Request bodies are strict JSON: a number is not a string, "true" is not a boolea
 or read-only fields are refused (422), so what the spec says is exactly what is accepted.
 """
 
-import inspect
 from datetime import datetime
 from typing import Any
 
@@ -62,16 +61,6 @@ class UtcDateTime(ma.fields.DateTime):
         return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class Schema(ma.Schema):
-    """Base of every schema: its docstring is its description in the published spec."""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("__doc__"):
-            # apispec publishes `Meta.description`; marshmallow ignores it.
-            cls.Meta = type("Meta", (cls.Meta,), {"description": inspect.cleandoc(cls.__doc__)})
-
-
 def _text(description: str, example: str, *, max_length: int = 100) -> dict[str, Any]:
     """Keyword arguments of a non-blank string field of at most `max_length` characters."""
     return {
@@ -80,7 +69,7 @@ def _text(description: str, example: str, *, max_length: int = 100) -> dict[str,
     }
 
 
-class ExperienceSchema(Schema):
+class ExperienceSchema(ma.Schema):
     """Professional experience of a user."""
 
     years = JsonInteger(
@@ -98,7 +87,7 @@ class ExperienceSchema(Schema):
     )
 
 
-class UserSchema(Schema):
+class UserSchema(ma.Schema):
     """A user of the directory. `id`, `created_at` and `updated_at` are set by the server."""
 
     id = ma.fields.String(
@@ -159,7 +148,7 @@ class UserSchema(Schema):
 SORT_KEYS = ["created_at", "-created_at", "name", "-name", "email", "-email"]
 
 
-class UserListQuerySchema(Schema):
+class UserListQuerySchema(ma.Schema):
     """Paging, filters and order of a user list."""
 
     page = ma.fields.Integer(
@@ -204,7 +193,7 @@ class UserListQuerySchema(Schema):
     )
 
 
-class UserPageSchema(Schema):
+class UserPageSchema(ma.Schema):
     """One page of users, in the order asked for, with the number of users matching."""
 
     items = ma.fields.List(
@@ -240,7 +229,7 @@ class UserPageSchema(Schema):
     )
 
 
-class StatusSchema(Schema):
+class StatusSchema(ma.Schema):
     """The answer of a health probe."""
 
     status = ma.fields.String(
@@ -249,7 +238,7 @@ class StatusSchema(Schema):
     )
 
 
-class ProblemSchema(Schema):
+class ProblemSchema(ma.Schema):
     """RFC 9457 problem details: the body of every error response."""
 
     type = ma.fields.String(

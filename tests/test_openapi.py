@@ -151,6 +151,11 @@ def test_every_schema_and_field_has_a_description_and_a_valid_example(
                 assert_example_is_valid(spec, prop["items"], f"{name}.{field} items")
 
 
+def test_every_schema_refuses_unknown_fields_as_the_service_does(spec: dict[str, Any]) -> None:
+    for name, schema in spec["components"]["schemas"].items():
+        assert schema["additionalProperties"] is False, name
+
+
 def test_every_parameter_has_a_description_and_a_valid_example(spec: dict[str, Any]) -> None:
     for (method, path), operation in operations(spec).items():
         shared = spec["paths"][path].get("parameters", [])
