@@ -61,12 +61,15 @@ class UtcDateTime(ma.fields.DateTime):
         return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _doc(description: str, example: Any) -> dict[str, Any]:
+    """The `metadata` keyword argument of a field: what the spec says of it."""
+    return {"metadata": {"description": description, "example": example}}
+
+
 def _text(description: str, example: str, *, max_length: int = 100) -> dict[str, Any]:
     """Keyword arguments of a non-blank string field of at most `max_length` characters."""
-    return {
-        "validate": [validate.Length(min=1, max=max_length), NOT_BLANK],
-        "metadata": {"description": description, "example": example},
-    }
+    checks = [validate.Length(min=1, max=max_length), NOT_BLANK]
+    return {"validate": checks, **_doc(description, example)}
 
 
 class ExperienceSchema(ma.Schema):
@@ -74,16 +77,13 @@ class ExperienceSchema(ma.Schema):
 
     years = JsonInteger(
         validate=validate.Range(min=0, max=80),
-        metadata={"description": "Years of professional experience, 0 to 80.", "example": 5},
+        **_doc("Years of professional experience, 0 to 80.", 5),
     )
     companies = ma.fields.List(
         ma.fields.String(**_text("A company name.", "Company A")),
         load_default=list,
         validate=validate.Length(max=50),
-        metadata={
-            "description": "Companies worked for, at most 50.",
-            "example": ["Company A", "Company B"],
-        },
+        **_doc("Companies worked for, at most 50.", ["Company A", "Company B"]),
     )
 
 
@@ -92,19 +92,15 @@ class UserSchema(ma.Schema):
 
     id = ma.fields.String(
         dump_only=True,
-        metadata={
-            "description": "MongoDB ObjectId, 24 hex characters; set by the server.",
-            "example": "6566f0c4e1b2c3d4e5f60718",
-        },
+        **_doc(
+            "MongoDB ObjectId, 24 hex characters; set by the server.", "6566f0c4e1b2c3d4e5f60718"
+        ),
     )
     name = ma.fields.String(required=True, **_text("Display name, not blank.", "Priyanshu"))
     email = ma.fields.Email(
         required=True,
         validate=validate.Length(max=254),
-        metadata={
-            "description": "Unique, compared case-insensitively; stored as given.",
-            "example": "priyanshu@example.com",
-        },
+        **_doc("Unique, compared case-insensitively; stored as given.", "priyanshu@example.com"),
     )
     role = ma.fields.String(**_text("Job title; not blank.", "DevOps Engineer"))
     skills = ma.fields.List(
@@ -120,28 +116,28 @@ class UserSchema(ma.Schema):
     )
     experience = ma.fields.Nested(
         ExperienceSchema,
-        metadata={
-            "description": "Professional experience; PATCH merges it field by field.",
-            "example": {"years": 5, "companies": ["Company A", "Company B"]},
-        },
+        **_doc(
+            "Professional experience; PATCH merges it field by field.",
+            {"years": 5, "companies": ["Company A", "Company B"]},
+        ),
     )
     active = StrictBoolean(
         load_default=True,
-        metadata={"description": "Whether the account is active.", "example": True},
+        **_doc("Whether the account is active.", True),
     )
     created_at = UtcDateTime(
         dump_only=True,
-        metadata={
-            "description": "When the user was created (RFC 3339, UTC); set by the server.",
-            "example": "2024-01-15T00:00:00.000Z",
-        },
+        **_doc(
+            "When the user was created (RFC 3339, UTC); set by the server.",
+            "2024-01-15T00:00:00.000Z",
+        ),
     )
     updated_at = UtcDateTime(
         dump_only=True,
-        metadata={
-            "description": "When the user last changed (RFC 3339, UTC); set by the server.",
-            "example": "2024-01-15T00:00:00.000Z",
-        },
+        **_doc(
+            "When the user last changed (RFC 3339, UTC); set by the server.",
+            "2024-01-15T00:00:00.000Z",
+        ),
     )
 
 
@@ -154,29 +150,21 @@ class UserListQuerySchema(ma.Schema):
     page = ma.fields.Integer(
         load_default=1,
         validate=validate.Range(min=1, max=10_000_000),
-        metadata={"description": "Page number, from 1.", "example": 1},
+        **_doc("Page number, from 1.", 1),
     )
     page_size = ma.fields.Integer(
         load_default=20,
         validate=validate.Range(min=1),
-        metadata={
-            "description": "Users per page; values above MAX_PAGE_SIZE (100) are capped.",
-            "example": 20,
-        },
+        **_doc("Users per page; values above MAX_PAGE_SIZE (100) are capped.", 20),
     )
     role = ma.fields.String(
         validate=validate.Length(min=1, max=100),
-        metadata={
-            "description": "Only users with exactly this role.",
-            "example": "DevOps Engineer",
-        },
+        **_doc("Only users with exactly this role.", "DevOps Engineer"),
     )
-    active = QueryBoolean(
-        metadata={"description": "Only active (true) or inactive (false) users.", "example": True}
-    )
+    active = QueryBoolean(**_doc("Only active (true) or inactive (false) users.", True))
     skill = ma.fields.String(
         validate=validate.Length(min=1, max=100),
-        metadata={"description": "Only users having this skill.", "example": "Docker"},
+        **_doc("Only users having this skill.", "Docker"),
     )
     sort = ma.fields.String(
         load_default="created_at",
@@ -216,16 +204,14 @@ class UserPageSchema(ma.Schema):
             ],
         },
     )
-    page = ma.fields.Integer(
-        required=True, metadata={"description": "This page's number, from 1.", "example": 1}
-    )
+    page = ma.fields.Integer(required=True, **_doc("This page's number, from 1.", 1))
     page_size = ma.fields.Integer(
         required=True,
-        metadata={"description": "Users per page, after capping.", "example": 20},
+        **_doc("Users per page, after capping.", 20),
     )
     total = ma.fields.Integer(
         required=True,
-        metadata={"description": "Users matching the filters, on every page.", "example": 57},
+        **_doc("Users matching the filters, on every page.", 57),
     )
 
 
@@ -234,7 +220,7 @@ class StatusSchema(ma.Schema):
 
     status = ma.fields.String(
         required=True,
-        metadata={"description": "Always `ok` (failures are problem details).", "example": "ok"},
+        **_doc("Always `ok` (failures are problem details).", "ok"),
     )
 
 
@@ -243,43 +229,35 @@ class ProblemSchema(ma.Schema):
 
     type = ma.fields.String(
         required=True,
-        metadata={
-            "description": "Always `about:blank`: `code` tells problems apart.",
-            "example": "about:blank",
-        },
+        **_doc("Always `about:blank`: `code` tells problems apart.", "about:blank"),
     )
     title = ma.fields.String(
         required=True,
-        metadata={"description": "The HTTP status phrase.", "example": "Not Found"},
+        **_doc("The HTTP status phrase.", "Not Found"),
     )
-    status = ma.fields.Integer(
-        required=True, metadata={"description": "The HTTP status code.", "example": 404}
-    )
+    status = ma.fields.Integer(required=True, **_doc("The HTTP status code.", 404))
     detail = ma.fields.String(
         required=True,
-        metadata={
-            "description": "What went wrong, in a sentence for people.",
-            "example": "No user with id 6566f0c4e1b2c3d4e5f60718.",
-        },
+        **_doc(
+            "What went wrong, in a sentence for people.",
+            "No user with id 6566f0c4e1b2c3d4e5f60718.",
+        ),
     )
     instance = ma.fields.String(
         required=True,
-        metadata={
-            "description": "The request path.",
-            "example": "/api/v1/users/6566f0c4e1b2c3d4e5f60718",
-        },
+        **_doc("The request path.", "/api/v1/users/6566f0c4e1b2c3d4e5f60718"),
     )
     code = ma.fields.String(
         required=True,
-        metadata={"description": "Stable, machine-readable error code.", "example": "not_found"},
+        **_doc("Stable, machine-readable error code.", "not_found"),
     )
     errors = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.List(ma.fields.String()),
-        metadata={
-            "description": "Validation messages by field (dotted path for nested fields).",
-            "example": {"email": ["Not a valid email address."]},
-        },
+        **_doc(
+            "Validation messages by field (dotted path for nested fields).",
+            {"email": ["Not a valid email address."]},
+        ),
     )
 
 

@@ -2,13 +2,16 @@
 
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
 import pytest
 from flask.testing import FlaskClient
 
 from api import create_app
+
+if TYPE_CHECKING:
+    from tests.test_live import Server
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "code"}
 
@@ -65,6 +68,16 @@ def app(app_config: dict[str, Any]) -> Iterator[flask.Flask]:
 @pytest.fixture
 def client(app: flask.Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator["Server"]:
+    """`python -m api` on a free port, with its own in-memory store, for one test module."""
+    from tests.test_live import start_server  # a test module: imported only when needed
+
+    server = start_server(tmp_path_factory.mktemp("live-server"))
+    yield server
+    server.stop()
 
 
 def create(client: FlaskClient, **changes: Any) -> dict[str, Any]:

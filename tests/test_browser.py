@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
-from tests.test_live import Server, start_server
+from tests.test_live import Server
 from tests.test_openapi import OPERATIONS
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
@@ -34,13 +34,6 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_server(tmp_path_factory.mktemp("browser-server"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
@@ -53,7 +46,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, server: Server) -> Iterator[Page]:
+def page(browser: Browser, live_server: Server) -> Iterator[Page]:
     """A fresh page that must request nothing but the server under test, and raise no error."""
     context = browser.new_context()
     page = context.new_page()
@@ -65,7 +58,7 @@ def page(browser: Browser, server: Server) -> Iterator[Page]:
     yield page
     context.close()
     assert requested, "the page requested nothing"
-    local = (f"{server.url}/", f"blob:{server.url}/", "data:")
+    local = (f"{live_server.url}/", f"blob:{live_server.url}/", "data:")
     outside = {
         request.url: request.failure for request in requested if not request.url.startswith(local)
     }
@@ -74,8 +67,8 @@ def page(browser: Browser, server: Server) -> Iterator[Page]:
     assert errors == []
 
 
-def test_swagger_ui_renders_every_operation(page: Page, server: Server) -> None:
-    page.goto(f"{server.url}/docs")
+def test_swagger_ui_renders_every_operation(page: Page, live_server: Server) -> None:
+    page.goto(f"{live_server.url}/docs")
 
     for operation_id in OPERATIONS.values():
         tag = TAGS.get(operation_id, "users")
@@ -84,8 +77,10 @@ def test_swagger_ui_renders_every_operation(page: Page, server: Server) -> None:
     expect(page.locator(".contract-links a[href='/openapi-3.0.yaml']")).to_be_visible()
 
 
-def test_swagger_ui_try_it_out_lists_users_from_this_server(page: Page, server: Server) -> None:
-    page.goto(f"{server.url}/docs")
+def test_swagger_ui_try_it_out_lists_users_from_this_server(
+    page: Page, live_server: Server
+) -> None:
+    page.goto(f"{live_server.url}/docs")
     operation = page.locator("#operations-users-listUsers")
     operation.locator(".opblock-summary").click()
     operation.get_by_role("button", name="Try it out").click()
@@ -93,23 +88,23 @@ def test_swagger_ui_try_it_out_lists_users_from_this_server(page: Page, server: 
 
     live = operation.locator(".live-responses-table")
     expect(live.locator("tbody .response-col_status")).to_have_text("200")
-    expect(operation.locator(".request-url")).to_contain_text(f"{server.url}/api/v1/users")
+    expect(operation.locator(".request-url")).to_contain_text(f"{live_server.url}/api/v1/users")
     expect(live).to_contain_text('"page_size": 20')
 
 
-def test_swagger_ui_shows_the_openapi_3_0_document_too(page: Page, server: Server) -> None:
-    page.goto(f"{server.url}/docs")
+def test_swagger_ui_shows_the_openapi_3_0_document_too(page: Page, live_server: Server) -> None:
+    page.goto(f"{live_server.url}/docs")
     expect(page.locator("#operations-users-listUsers")).to_be_visible()
 
-    with page.expect_response(f"{server.url}/openapi-3.0.json"):
+    with page.expect_response(f"{live_server.url}/openapi-3.0.json"):
         page.locator(".topbar select").select_option(label="OpenAPI 3.0.3")
 
     expect(page.locator(".info .version-stamp")).to_contain_text("OAS 3.0")
     expect(page.locator(".opblock")).to_have_count(len(OPERATIONS))
 
 
-def test_redoc_renders_every_operation(page: Page, server: Server) -> None:
-    page.goto(f"{server.url}/redoc")
+def test_redoc_renders_every_operation(page: Page, live_server: Server) -> None:
+    page.goto(f"{live_server.url}/redoc")
 
     for operation_id in OPERATIONS.values():
         expect(page.locator(f"[id='operation/{operation_id}']")).to_be_attached()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_live import ROOT, Server, start_server
+from tests.test_live import ROOT, Server
 
 pytestmark = [pytest.mark.live, pytest.mark.contract]
 
@@ -46,13 +46,6 @@ def run(*args: str | Path, cwd: Path = ROOT) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_server(tmp_path_factory.mktemp("sdk-server"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """What ./scripts/generate-sdk writes, generated from the committed spec."""
     out = tmp_path_factory.mktemp("sdk")
@@ -73,8 +66,8 @@ def client_package(sdk: Path) -> Iterator[ModuleType]:
 
 
 @pytest.fixture
-def client(client_package: ModuleType, server: Server) -> Iterator[Any]:
-    with client_package.Client(base_url=server.url, raise_on_unexpected_status=True) as client:
+def client(client_package: ModuleType, live_server: Server) -> Iterator[Any]:
+    with client_package.Client(base_url=live_server.url, raise_on_unexpected_status=True) as client:
         yield client
 
 
@@ -157,7 +150,7 @@ def test_python_client_round_trip_with_typed_problems(client: Any) -> None:
 
 
 def test_typescript_types_compile_strictly_and_drive_the_server(
-    sdk: Path, server: Server, tmp_path: Path
+    sdk: Path, live_server: Server, tmp_path: Path
 ) -> None:
     (tmp_path / "users-api.d.ts").write_text((sdk / "typescript" / "users-api.d.ts").read_text())
     (tmp_path / "usage.ts").write_text((CONTRACT / "usage.ts").read_text())
@@ -169,7 +162,7 @@ def test_typescript_types_compile_strictly_and_drive_the_server(
         *("--outDir", tmp_path / "out", tmp_path / "usage.ts"),
         cwd=CONTRACT,
     )
-    seen = json.loads(run("node", tmp_path / "out" / "usage.js", server.url))
+    seen = json.loads(run("node", tmp_path / "out" / "usage.js", live_server.url))
 
     assert seen == {
         "created": [201, "Priyanshu <priyanshu.ts@example.com> Docker/Kubernetes/AWS"],
