@@ -112,7 +112,11 @@ class _DocumentOnlyApi(Api):
 
 
 def _mirror(app: flask.Flask, source: Api, openapi_version: str) -> Api:
-    """An Api documenting, in another OpenAPI version, every blueprint `source` registered."""
+    """An Api documenting, in another OpenAPI version, every blueprint `source` registered.
+
+    Path `parameters` given to `register_blueprint` are not carried over (none are given);
+    tests/test_openapi.py compares the operations of both documents.
+    """
     prefix = f"OPENAPI_{openapi_version.replace('.', '_')}"
     mirror = _DocumentOnlyApi(
         app,
