@@ -2,14 +2,11 @@
 
 import importlib.metadata
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import flask
-import flask_swagger_ui
-from apispec.ext.marshmallow import MarshmallowPlugin
 
-from api import errors, health, observability
+from api import docs, errors, health, observability
 from api.config import check_config, load_config
 from api.db import Store
 from api.errors import Api
@@ -22,17 +19,9 @@ from api.resources import (
     skill_parameter_schema,
     users,
 )
-from api.schemas import schema_name
 from api.serving import App, AsgiApp
 
 __version__ = importlib.metadata.version("users-api")
-
-SWAGGER_UI_ASSETS = Path(flask_swagger_ui.__file__).parent / "dist"
-
-DESCRIPTION = """\
-A users directory on MongoDB. Errors are RFC 9457 problem details (`application/problem+json`)
-with a stable `code`. Writes return an `ETag`; send it back in `If-Match` to update safely.
-"""
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> App:
@@ -51,15 +40,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
         MAX_CONTENT_LENGTH=settings["MAX_BODY_BYTES"],
         API_TITLE="Users API",
         API_VERSION=__version__,
-        OPENAPI_VERSION="3.1.0",
-        OPENAPI_URL_PREFIX="/",
-        OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
-        API_SPEC_OPTIONS={
-            "info": {"description": DESCRIPTION},
-            "servers": [{"url": "/", "description": "This server"}],
-        },
+        OPENAPI_VERSION=docs.MAIN_OPENAPI_VERSION,
+        API_SPEC_OPTIONS=docs.SPEC_OPTIONS,
     )
     app.json.sort_keys = False  # keep the schema's field order
     metrics = Metrics()
@@ -74,9 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
 
     app.url_map.converters["objectid"] = ObjectIdConverter
     app.url_map.converters["skill"] = SkillConverter
-    api = Api(
-        app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)}
-    )
+    api = Api(app, spec_kwargs={"marshmallow_plugin": docs.SchemaPlugin()})
     api.register_converter(ObjectIdConverter, objectid_parameter_schema)
     api.register_converter(SkillConverter, skill_parameter_schema)
     api.register_blueprint(users.blp)
@@ -85,15 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
     api.register_blueprint(observability.blp)
     errors.init_app(app)
     app.after_request(_drop_content_type_of_empty)
-    # Swagger UI from local files: these machines have no internet, and a CDN page is blank.
-    app.register_blueprint(
-        flask.Blueprint(
-            "docs_assets",
-            __name__,
-            static_folder=SWAGGER_UI_ASSETS,
-            static_url_path="/docs/assets",
-        )
-    )
+    docs.init_app(app, api)  # last: it documents every blueprint registered above
     return app
 
 
@@ -107,8 +79,3 @@ def _drop_content_type_of_empty(response: flask.Response) -> flask.Response:
 def create_asgi_app(config: Mapping[str, Any] | None = None) -> AsgiApp:
     """The ASGI application Hypercorn serves (`python -m api`)."""
     return AsgiApp(create_app(config))
-
-
-def openapi_document(app: flask.Flask) -> dict[str, Any]:
-    """The OpenAPI document flask-smorest generates for `app` (what openapi/ publishes)."""
-    return app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()

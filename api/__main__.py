@@ -1,12 +1,12 @@
 """Command line: `python -m api [serve]` serves the API with Hypercorn (what scripts/serve runs);
-`python -m api export-openapi DIR` writes the OpenAPI document (what scripts/export-openapi runs);
-`python -m api seed --users N` fills the MongoDB at MONGODB_URI with realistic users;
-`python -m api loadtest --url URL` loads a running API (what scripts/loadtest runs).
+`python -m api export-openapi DIR` writes the OpenAPI documents, 3.1 and 3.0, JSON and YAML
+(what scripts/export-openapi runs); `python -m api seed --users N` fills the MongoDB at
+MONGODB_URI with realistic users; `python -m api loadtest --url URL` loads a running API (what
+scripts/loadtest runs).
 """
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from pathlib import Path
@@ -60,17 +60,10 @@ def serve() -> int:
 
 
 def export_openapi(directory: Path) -> int:
-    import yaml  # a development dependency: exporting the spec is a development task
+    from api import create_app, docs
 
-    from api import create_app, openapi_document
-
-    spec = openapi_document(create_app({}))
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "openapi.json").write_text(json.dumps(spec, indent=2, ensure_ascii=False) + "\n")
-    (directory / "openapi.yaml").write_text(
-        yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)
-    )
-    print(f"wrote {directory}/openapi.json and {directory}/openapi.yaml", file=sys.stderr)
+    for path in docs.write_documents(create_app({}), directory):
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -119,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "serve", help="serve the API (the default); configured by environment variables"
     )
-    export = commands.add_parser("export-openapi", help="write openapi.json and openapi.yaml")
+    export = commands.add_parser(
+        "export-openapi", help="write the OpenAPI 3.1 and 3.0 documents (JSON and YAML)"
+    )
     export.add_argument("directory", type=Path)
     seeding = commands.add_parser("seed", help="fill the MongoDB at MONGODB_URI with users")
     seeding.add_argument("--users", type=int, required=True, help="how many")

@@ -63,6 +63,96 @@ CODES = {
 }
 
 
+# The error responses of the spec: what each status means here, with an example `code` and
+# `detail` (Swagger UI and ReDoc show the example; SDKs type the body with ProblemSchema).
+DOCUMENTED: dict[int, tuple[str, str, str]] = {
+    400: (
+        "The request body is not valid JSON (`malformed_json`); or the query arguments contradict "
+        "each other (`invalid_query`), a cursor was not made by this API (`invalid_cursor`), or "
+        "`Idempotency-Key` is malformed (`invalid_idempotency_key`).",
+        "malformed_json",
+        "The request body is not valid JSON.",
+    ),
+    404: (
+        "No user has this id, or the id is not a 24-hex-character ObjectId.",
+        "not_found",
+        "No user with id 6566f0c4e1b2c3d4e5f60718.",
+    ),
+    409: (
+        "The email belongs to another user, compared case-insensitively (`email_taken`); the "
+        "user already has 50 skills (`too_many_skills`); or the first request with this "
+        "`Idempotency-Key` is still running (`idempotency_key_in_use`, with `Retry-After`).",
+        "email_taken",
+        "Another user already has this email address.",
+    ),
+    412: (
+        "`If-Match` holds no current ETag of the user: it changed since it was read.",
+        "precondition_failed",
+        "The user has changed since the ETag given in If-Match; fetch it again.",
+    ),
+    413: (
+        "The request body is larger than MAX_BODY_BYTES.",
+        "payload_too_large",
+        "The data value transmitted exceeds the capacity limit.",
+    ),
+    415: (
+        "The request body is not `application/json`.",
+        "unsupported_media_type",
+        "Send the request body as JSON, with Content-Type: application/json.",
+    ),
+    422: (
+        "The body or the query string does not match the schema; `errors` lists each field "
+        "(`validation_failed`). Or the `Idempotency-Key` came with a different request before "
+        "(`idempotency_key_reused`).",
+        "validation_failed",
+        "The request does not match the schema; see errors.",
+    ),
+    428: (
+        "REQUIRE_IF_MATCH is on and the write has no `If-Match`: send the user's ETag.",
+        "precondition_required",
+        "This server requires If-Match with the user's current ETag on every write.",
+    ),
+    500: (
+        "A bug: logged with its traceback on the server, never detailed to the client.",
+        "internal_error",
+        "The server failed to handle this request. The error has been logged.",
+    ),
+    503: (
+        "MongoDB did not answer within MONGODB_TIMEOUT_MS; retry after `Retry-After` seconds.",
+        "database_unavailable",
+        "The database is not reachable right now; retry later.",
+    ),
+}
+EXAMPLE_ERRORS = {
+    409: {"email": ["Already in use (emails are compared case-insensitively)."]},
+    422: {"email": ["Not a valid email address."], "experience.years": ["Not a valid integer."]},
+}
+
+
+def documented_response(status: int, description: str) -> dict[str, Any]:
+    """The spec's response for an error status: problem+json, with an example when documented."""
+    response: dict[str, Any] = {"description": description, "schema": ProblemSchema}
+    if status in DOCUMENTED:
+        response["description"], code, detail = DOCUMENTED[status]
+        response["example"] = {
+            "type": "about:blank",
+            "title": http.HTTPStatus(status).phrase,
+            "status": int(status),  # not an HTTPStatus, which YAML cannot write
+            "detail": detail,
+            "instance": "/api/v1/users/6566f0c4e1b2c3d4e5f60718",
+            "code": code,
+            **({"errors": EXAMPLE_ERRORS[status]} if status in EXAMPLE_ERRORS else {}),
+        }
+    if status == 503:
+        response["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying.",
+                "schema": {"type": "integer", "example": RETRY_AFTER_SECONDS},
+            }
+        }
+    return response
+
+
 class ApiError(Exception):
     """An error a view answers with: its status, code and a sentence for the client."""
 
@@ -150,14 +240,18 @@ class Api(flask_smorest.Api):
 
     def _register_responses(self) -> None:
         # flask-smorest documents error responses as application/json; ours are problem+json.
-        for status in http.HTTPStatus:
-            if status >= 400:
-                response = {"description": status.phrase, "schema": self.ERROR_SCHEMA}
-                prepare_response(response, self.spec, PROBLEM_JSON)
-                self.spec.components.response(status.name, response, lazy=True)
-        response = {"description": "Any other error.", "schema": self.ERROR_SCHEMA}
-        prepare_response(response, self.spec, PROBLEM_JSON)
-        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+        responses = {
+            status.name: documented_response(status, f"{status.phrase}.")
+            for status in http.HTTPStatus
+            if status >= 400
+        }
+        responses[self.DEFAULT_ERROR_RESPONSE_NAME] = {
+            **documented_response(500, ""),
+            "description": "Any other error; a 500 is a bug.",
+        }
+        for name, response in responses.items():
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(name, response, lazy=True)
 
     def _register_pagination_header(self) -> None:
         # Our pages are an envelope with Link headers, not flask-smorest's X-Pagination header,

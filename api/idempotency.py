@@ -31,12 +31,18 @@ PARAMETER = {
     "description": "Unique key (1 to 255 printable ASCII characters, e.g. a UUID) making "
     "retries of this request safe: a retry with the same key and body is answered with the "
     "first outcome and creates nothing.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": "^[!-~]+$",
+        "example": "4f1c9a0e-6b7d-4c2a-9e8f-0a1b2c3d4e5f",
+    },
 }
 REPLAYED = {
     "description": "`true` when this is the stored outcome of an earlier request with the "
     "same Idempotency-Key.",
-    "schema": {"type": "string", "enum": ["true"]},
+    "schema": {"type": "string", "enum": ["true"], "example": "true"},
 }
 
 

@@ -12,8 +12,13 @@ from marshmallow import validate
 from webargs.fields import DelimitedList
 
 # A JSON Schema `pattern` is searched anywhere in the string; marshmallow matches from the start.
-# This one means the same in both: at least one character that is not white space.
-NOT_BLANK = validate.Regexp(r"[\s\S]*\S", error="Must not be blank.")
+# This one means the same in both: at least one character that is neither white space nor a
+# control character. The class is spelled out because `\s` differs between ECMA-262 (what the
+# spec's readers use) and Python (\x1c-\x1f and \x85 are white space only in Python).
+NOT_BLANK = validate.Regexp(
+    r"[\s\S]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]",
+    error="Must not be blank.",
+)
 
 
 MAX_SKILLS = 50
@@ -33,6 +38,17 @@ class StrictBoolean(ma.fields.Boolean):
         return value
 
 
+class JsonInteger(ma.fields.Integer):
+    """A JSON integer: `5` or `5.0` (both integers to JSON Schema); not `5.5`, `"5"` or `true`."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class QueryBoolean(ma.fields.Boolean):
     """A boolean in a query string: exactly `true` or `false`."""
 
@@ -49,17 +65,29 @@ class UtcDateTime(ma.fields.DateTime):
         return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _doc(description: str, example: Any) -> dict[str, Any]:
+    """The `metadata` keyword argument of a field: what the spec says of it."""
+    return {"metadata": {"description": description, "example": example}}
+
+
+def _text(description: str, example: str, *, max_length: int = 100) -> dict[str, Any]:
+    """Keyword arguments of a non-blank string field of at most `max_length` characters."""
+    checks = [validate.Length(min=1, max=max_length), NOT_BLANK]
+    return {"validate": checks, **_doc(description, example)}
+
+
 class ExperienceSchema(ma.Schema):
-    years = ma.fields.Integer(
-        strict=True,
+    """Professional experience of a user."""
+
+    years = JsonInteger(
         validate=validate.Range(min=0, max=80),
-        metadata={"description": "Years of professional experience.", "example": 5},
+        **_doc("Years of professional experience, 0 to 80.", 5),
     )
     companies = ma.fields.List(
-        ma.fields.String(validate=[validate.Length(min=1, max=100), NOT_BLANK]),
+        ma.fields.String(**_text("A company name.", "Company A")),
         load_default=list,
         validate=validate.Length(max=50),
-        metadata={"description": "Companies worked for.", "example": ["Company A", "Company B"]},
+        **_doc("Companies worked for, at most 50.", ["Company A", "Company B"]),
     )
 
 
@@ -68,30 +96,19 @@ class UserSchema(ma.Schema):
 
     id = ma.fields.String(
         dump_only=True,
-        metadata={
-            "description": "MongoDB ObjectId, 24 hex characters.",
-            "example": "6566f0c4e1b2c3d4e5f60718",
-        },
+        **_doc(
+            "MongoDB ObjectId, 24 hex characters; set by the server.", "6566f0c4e1b2c3d4e5f60718"
+        ),
     )
-    name = ma.fields.String(
-        required=True,
-        validate=[validate.Length(min=1, max=100), NOT_BLANK],
-        metadata={"example": "Priyanshu"},
-    )
+    name = ma.fields.String(required=True, **_text("Display name, not blank.", "Priyanshu"))
     email = ma.fields.Email(
         required=True,
         validate=validate.Length(max=254),
-        metadata={
-            "description": "Unique, compared case-insensitively; stored as given.",
-            "example": "priyanshu@example.com",
-        },
+        **_doc("Unique, compared case-insensitively; stored as given.", "priyanshu@example.com"),
     )
-    role = ma.fields.String(
-        validate=[validate.Length(min=1, max=100), NOT_BLANK],
-        metadata={"example": "DevOps Engineer"},
-    )
+    role = ma.fields.String(**_text("Job title; not blank.", "DevOps Engineer"))
     skills = ma.fields.List(
-        ma.fields.String(validate=[validate.Length(min=1, max=100), NOT_BLANK]),
+        ma.fields.String(**_text("A skill.", "Docker")),
         load_default=list,
         validate=[validate.Length(max=MAX_SKILLS), _unique],
         metadata={
@@ -101,10 +118,31 @@ class UserSchema(ma.Schema):
             "example": ["Docker", "Kubernetes", "AWS"],
         },
     )
-    experience = ma.fields.Nested(ExperienceSchema)
-    active = StrictBoolean(load_default=True, metadata={"example": True})
-    created_at = UtcDateTime(dump_only=True, metadata={"example": "2024-01-15T00:00:00.000Z"})
-    updated_at = UtcDateTime(dump_only=True, metadata={"example": "2024-01-15T00:00:00.000Z"})
+    experience = ma.fields.Nested(
+        ExperienceSchema,
+        **_doc(
+            "Professional experience; PATCH merges it field by field.",
+            {"years": 5, "companies": ["Company A", "Company B"]},
+        ),
+    )
+    active = StrictBoolean(
+        load_default=True,
+        **_doc("Whether the account is active.", True),
+    )
+    created_at = UtcDateTime(
+        dump_only=True,
+        **_doc(
+            "When the user was created (RFC 3339, UTC); set by the server.",
+            "2024-01-15T00:00:00.000Z",
+        ),
+    )
+    updated_at = UtcDateTime(
+        dump_only=True,
+        **_doc(
+            "When the user last changed (RFC 3339, UTC); set by the server.",
+            "2024-01-15T00:00:00.000Z",
+        ),
+    )
 
 
 class UserPatchSchema(UserSchema):
@@ -133,15 +171,28 @@ class UserPatchSchema(UserSchema):
 
 SORT_KEYS = ["created_at", "-created_at", "name", "-name", "email", "-email"]
 USER_FIELDS = list(UserSchema().fields)
+USER_EXAMPLE = {
+    "id": "6566f0c4e1b2c3d4e5f60718",
+    "name": "Priyanshu",
+    "email": "priyanshu@example.com",
+    "role": "DevOps Engineer",
+    "skills": ["Docker", "Kubernetes", "AWS"],
+    "experience": {"years": 5, "companies": ["Company A", "Company B"]},
+    "active": True,
+    "created_at": "2024-01-15T00:00:00.000Z",
+    "updated_at": "2024-01-15T00:00:00.000Z",
+}
 
 
 class UserListQuerySchema(ma.Schema):
-    """Query arguments of listUsers. Every filter given must match."""
+    """Paging, filters and order of a user list. Every filter given must match."""
 
     page = ma.fields.Integer(
         validate=validate.Range(min=1, max=10_000_000),
-        metadata={"description": "Page number, from 1 (default 1). Not with `cursor`."},
+        **_doc("Page number, from 1 (default 1). Not with `cursor`.", 1),
     )
+    # No example: only a cursor the API issued is valid, and Swagger UI's "Try it out" would
+    # send an example together with `page`.
     cursor = ma.fields.String(
         validate=validate.Length(min=1, max=1000),
         metadata={
@@ -152,89 +203,110 @@ class UserListQuerySchema(ma.Schema):
     page_size = ma.fields.Integer(
         load_default=20,
         validate=validate.Range(min=1),
-        metadata={"description": "Users per page; values above MAX_PAGE_SIZE (100) are capped."},
+        **_doc("Users per page; values above MAX_PAGE_SIZE (100) are capped.", 20),
     )
     role = ma.fields.String(
-        validate=validate.Length(min=1, max=100), metadata={"description": "Exact role."}
+        validate=validate.Length(min=1, max=100),
+        **_doc("Only users with exactly this role.", "DevOps Engineer"),
     )
-    active = QueryBoolean(metadata={"description": "Only active (true) or inactive (false) users."})
+    active = QueryBoolean(**_doc("Only active (true) or inactive (false) users.", True))
     skill = ma.fields.List(
-        ma.fields.String(validate=validate.Length(min=1, max=100)),
+        ma.fields.String(validate=validate.Length(min=1, max=100), **_doc("A skill.", "Docker")),
         validate=validate.Length(max=10),
-        metadata={"description": "Users having every one of these skills (repeat the argument)."},
+        **_doc("Only users having every one of these skills (repeat the argument).", ["Docker"]),
     )
     company = ma.fields.String(
         validate=validate.Length(min=1, max=100),
-        metadata={"description": "Users who worked for this company (exact name)."},
+        **_doc("Only users who worked for this company (exact name).", "Company A"),
     )
     min_years = ma.fields.Integer(
         validate=validate.Range(min=0, max=80),
-        metadata={"description": "At least this many years of experience."},
+        **_doc("Only users with at least this many years of experience.", 3),
     )
     max_years = ma.fields.Integer(
         validate=validate.Range(min=0, max=80),
-        metadata={"description": "At most this many years of experience."},
+        **_doc("Only users with at most this many years of experience.", 10),
     )
     q = ma.fields.String(
         validate=validate.Length(min=1, max=100),
-        metadata={"description": "Case-insensitive substring of the name or the email."},
+        **_doc("Case-insensitive substring of the name or the email, taken literally.", "pri"),
     )
     created_after = ma.fields.AwareDateTime(
         default_timezone=UTC,
-        metadata={"description": "Created strictly after this instant (RFC 3339)."},
+        **_doc(
+            "Only users created strictly after this instant (RFC 3339).", "2024-01-01T00:00:00Z"
+        ),
     )
     created_before = ma.fields.AwareDateTime(
         default_timezone=UTC,
-        metadata={"description": "Created strictly before this instant (RFC 3339)."},
+        **_doc(
+            "Only users created strictly before this instant (RFC 3339).", "2025-01-01T00:00:00Z"
+        ),
     )
     sort = ma.fields.String(
         validate=validate.OneOf(SORT_KEYS),
         metadata={
-            "description": "Sort key (default created_at); a leading `-` sorts in descending "
-            "order. With `cursor`, the cursor's own sort applies."
+            "description": "Sort key (default `created_at`); a leading `-` sorts in descending "
+            "order. With `cursor`, the cursor's own sort applies.",
+            "example": "-created_at",
+            # Member names for generated SDKs, which cannot derive one from "-name".
+            "x-enum-varnames": [
+                key.upper().replace("-", "") + ("_DESC" if key[0] == "-" else "")
+                for key in SORT_KEYS
+            ],
         },
     )
     fields = DelimitedList(
-        ma.fields.String(validate=validate.OneOf(USER_FIELDS)),
-        metadata={"description": "Comma-separated fields to return (`id` always is)."},
+        ma.fields.String(validate=validate.OneOf(USER_FIELDS), **_doc("A field name.", "name")),
+        **_doc("Comma-separated fields to return (`id` always is).", ["name", "email"]),
     )
     include_total = QueryBoolean(
         load_default=True,
-        metadata={"description": "Count the matching users (`total`); false saves a query."},
+        **_doc("Count the matching users (`total`); false saves a query.", True),
     )
 
 
 class LegacyListQuerySchema(ma.Schema):
+    """Paging of the course service's bare user list."""
+
     page = ma.fields.Integer(
         load_default=1,
         validate=validate.Range(min=1, max=10_000_000),
-        metadata={"description": "Page number, from 1."},
+        **_doc("Page number, from 1.", 1),
     )
     page_size = ma.fields.Integer(
         validate=validate.Range(min=1),
-        metadata={"description": "Users per page (default and cap: MAX_PAGE_SIZE, 100)."},
+        **_doc("Users per page (default and cap: MAX_PAGE_SIZE, 100).", 100),
     )
+
+
+class ListedUserSchema(UserSchema):
+    """A user in a list: every field, or only `id` and those chosen with `fields`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(partial=True, **kwargs)  # partial: the spec requires no field
 
 
 class UserPageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(UserSchema), required=True)
-    page = ma.fields.Integer(
-        metadata={"description": "Page number; absent when paging by cursor.", "example": 1}
+    """One page of users, in the order asked for, with where the next page starts."""
+
+    items = ma.fields.List(
+        ma.fields.Nested(ListedUserSchema),
+        required=True,
+        **_doc("The users of this page, at most `page_size`.", [USER_EXAMPLE]),
     )
-    page_size = ma.fields.Integer(required=True, metadata={"example": 20})
+    page = ma.fields.Integer(**_doc("This page's number; absent when paging by cursor.", 1))
+    page_size = ma.fields.Integer(required=True, **_doc("Users per page, after capping.", 20))
     total = ma.fields.Integer(
-        metadata={
-            "description": "Users matching the filters; absent with include_total=false.",
-            "example": 57,
-        }
+        **_doc("Users matching the filters, on every page; absent with include_total=false.", 57)
     )
     next_cursor = ma.fields.String(
         required=True,
         allow_none=True,
-        metadata={
-            "description": "Pass as `cursor` for the next page; null on the last page.",
-            "example": "eyJzIjoiY3JlYXRlZF9hdCJ9",
-        },
+        **_doc(
+            "Pass as `cursor` for the next page; null on the last page.",
+            "eyJzb3J0IjoiY3JlYXRlZF9hdCJ9",
+        ),
     )
 
 
@@ -249,40 +321,67 @@ class ItemToValidate(ma.fields.Nested):
 
 
 class UserBatchSchema(ma.Schema):
+    """Users to create in one request."""
+
     items = ma.fields.List(
         ItemToValidate(UserSchema),
         required=True,
         validate=validate.Length(min=1),
-        metadata={"description": "Users to create, at most MAX_BATCH_ITEMS (100)."},
+        **_doc(
+            "Users to create, 1 to MAX_BATCH_ITEMS (100).",
+            [{"name": "Priyanshu", "email": "priyanshu@example.com", "role": "DevOps Engineer"}],
+        ),
     )
 
 
 class UserBatchItemResultSchema(ma.Schema):
-    index = ma.fields.Integer(
-        required=True, metadata={"description": "Position of the item in the request."}
-    )
+    """What became of one item of a batch."""
+
+    index = ma.fields.Integer(required=True, **_doc("Position of the item in the request.", 0))
     status = ma.fields.Integer(
         required=True,
-        metadata={
-            "description": "What a single createUser would have answered: 201 created, 409 "
-            "email taken, 422 invalid.",
-            "example": 201,
-        },
+        **_doc(
+            "What a single createUser would have answered: 201 created, 409 email taken, "
+            "422 invalid.",
+            201,
+        ),
     )
-    user = ma.fields.Nested(UserSchema, metadata={"description": "The created user (201)."})
+    user = ma.fields.Nested(UserSchema, **_doc("The created user (status 201).", USER_EXAMPLE))
     problem = ma.fields.Nested(
-        "ProblemSchema", metadata={"description": "Why the item was not created (409, 422)."}
+        "ProblemSchema",
+        **_doc(
+            "Why the item was not created (status 409 or 422).",
+            {
+                "type": "about:blank",
+                "title": "Conflict",
+                "status": 409,
+                "detail": "Another user already has this email address.",
+                "instance": "/api/v1/users/batch",
+                "code": "email_taken",
+            },
+        ),
     )
 
 
 class UserBatchResultSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(UserBatchItemResultSchema), required=True)
-    created = ma.fields.Integer(required=True, metadata={"description": "Users created."})
-    failed = ma.fields.Integer(required=True, metadata={"description": "Items not created."})
+    """One result per item of a batch, in the order of the request."""
+
+    items = ma.fields.List(
+        ma.fields.Nested(UserBatchItemResultSchema),
+        required=True,
+        **_doc("One result per item.", [{"index": 0, "status": 201, "user": USER_EXAMPLE}]),
+    )
+    created = ma.fields.Integer(required=True, **_doc("Users created.", 1))
+    failed = ma.fields.Integer(required=True, **_doc("Items not created.", 0))
 
 
 class StatusSchema(ma.Schema):
-    status = ma.fields.String(required=True, metadata={"example": "ok"})
+    """The answer of a health probe."""
+
+    status = ma.fields.String(
+        required=True,
+        **_doc("Always `ok` (failures are problem details).", "ok"),
+    )
 
 
 class ProblemSchema(ma.Schema):
@@ -290,37 +389,41 @@ class ProblemSchema(ma.Schema):
 
     type = ma.fields.String(
         required=True,
-        metadata={"description": "Always about:blank: `code` tells problems apart."},
+        **_doc("Always `about:blank`: `code` tells problems apart.", "about:blank"),
     )
-    title = ma.fields.String(required=True, metadata={"example": "Not Found"})
-    status = ma.fields.Integer(required=True, metadata={"example": 404})
+    title = ma.fields.String(
+        required=True,
+        **_doc("The HTTP status phrase.", "Not Found"),
+    )
+    status = ma.fields.Integer(required=True, **_doc("The HTTP status code.", 404))
     detail = ma.fields.String(
-        required=True, metadata={"example": "No user with id 6566f0c4e1b2c3d4e5f60718."}
+        required=True,
+        **_doc(
+            "What went wrong, in a sentence for people.",
+            "No user with id 6566f0c4e1b2c3d4e5f60718.",
+        ),
     )
     instance = ma.fields.String(
         required=True,
-        metadata={
-            "description": "The request path.",
-            "example": "/api/v1/users/6566f0c4e1b2c3d4e5f60718",
-        },
+        **_doc("The request path.", "/api/v1/users/6566f0c4e1b2c3d4e5f60718"),
     )
     code = ma.fields.String(
         required=True,
-        metadata={"description": "Stable, machine-readable error code.", "example": "not_found"},
+        **_doc("Stable, machine-readable error code.", "not_found"),
     )
     request_id = ma.fields.String(
-        metadata={
-            "description": "The request's X-Request-ID: quote it when reporting a problem.",
-            "example": "6f1c2a9e0b5d4c3e8a7f6e5d4c3b2a19",
-        }
+        **_doc(
+            "The request's X-Request-ID: quote it when reporting a problem.",
+            "6f1c2a9e0b5d4c3e8a7f6e5d4c3b2a19",
+        )
     )
     errors = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.List(ma.fields.String()),
-        metadata={
-            "description": "Validation messages by field (dotted path for nested fields).",
-            "example": {"email": ["Not a valid email address."]},
-        },
+        **_doc(
+            "Validation messages by field (dotted path for nested fields).",
+            {"email": ["Not a valid email address."]},
+        ),
     )
 
 

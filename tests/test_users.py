@@ -57,12 +57,29 @@ def test_create_with_a_taken_email_in_other_case_is_409_and_stores_nothing(
     assert client.get(USERS).json["total"] == 1
 
 
+def test_an_integral_float_is_an_integer_as_in_json_schema(client: FlaskClient) -> None:
+    response = client.post(USERS, json=course_user(experience={"years": 5.0}))
+
+    assert response.status_code == 201
+    assert response.json["experience"]["years"] == 5
+    assert type(response.json["experience"]["years"]) is int
+
+
+def test_a_name_with_one_visible_character_is_not_blank(client: FlaskClient) -> None:
+    response = client.post(USERS, json=course_user(name="\x1f P\u2003"))
+
+    assert response.status_code == 201
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"email": "a@example.com"}, "name"),
         (course_user(name=""), "name"),
         (course_user(name="   "), "name"),
+        # White space or control characters only, as ECMA-262 and Python both read the pattern.
+        (course_user(name="\u2003\x85"), "name"),
+        (course_user(name="\x1f"), "name"),
         (course_user(name="x" * 101), "name"),
         (course_user(name=42), "name"),
         ({"name": "Ada"}, "email"),
@@ -426,7 +443,7 @@ def write_with_if_match(
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
-@pytest.mark.parametrize("if_match", ['"999"', "W/{etag}", '"not-ours"'])
+@pytest.mark.parametrize("if_match", ['"999"', "W/{etag}", '"not-ours"', '""', 'W/"x", ""'])
 def test_a_write_with_a_stale_if_match_is_412_and_changes_nothing(
     client: FlaskClient, method: str, if_match: str
 ) -> None:

@@ -12,6 +12,7 @@ from werkzeug.routing import BaseConverter
 
 from api.db import Store
 from api.errors import ApiError
+from api.schemas import NOT_BLANK
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,7 +92,14 @@ class SkillConverter(BaseConverter):
 
 
 def skill_parameter_schema(_converter: BaseConverter) -> dict[str, Any]:
-    return {"type": "string", "minLength": 1, "maxLength": 100, "example": "Docker"}
+    # What an item of `skills` accepts, so the path and the body agree on what a skill is.
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 100,
+        "pattern": NOT_BLANK.regex.pattern,
+        "example": "Docker",
+    }
 
 
 def objectid_parameter_schema(_converter: BaseConverter) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from flask.views import MethodView
 
 from api import crud
 from api.resources import Blueprint, current_store
-from api.resources.users import CREATED_HEADERS, ETAG_HEADER, create, fetch, user_url
+from api.resources.users import CREATED_HEADERS, ETAG_HEADER, USER_ID, create, fetch, user_url
 from api.schemas import LegacyListQuerySchema, UserSchema
 
 blp = Blueprint(
@@ -38,7 +38,7 @@ def deprecation_headers(response: flask.Response) -> flask.Response:
 @blp.route("/add")
 class LegacyAdd(MethodView):
     @blp.doc(operationId="legacyAddUser", deprecated=True)
-    @blp.arguments(UserSchema)
+    @blp.arguments(UserSchema, description="The new user: `name` and `email` are required.")
     @blp.response(201, UserSchema, headers=CREATED_HEADERS)
     @blp.errors(400, 409, 413, 415, 503)
     async def post(self, data: dict[str, Any]) -> Any:
@@ -69,7 +69,7 @@ class LegacyUsers(MethodView):
         return result["items"]
 
 
-@blp.route("/user/<objectid:user_id>")
+@blp.route("/user/<objectid:user_id>", parameters=[USER_ID])
 class LegacyUser(MethodView):
     @blp.doc(operationId="legacyGetUser", deprecated=True)
     @blp.response(200, UserSchema, headers={"ETag": ETAG_HEADER})

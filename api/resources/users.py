@@ -25,19 +25,31 @@ from api.schemas import (
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="The users directory.")
 
+
+def string(example: str) -> dict[str, Any]:
+    return {"type": "string", "example": example}
+
+
 ETAG_HEADER = {
     "description": "Version of the user; send it back in If-Match.",
-    "schema": {"type": "string"},
+    "schema": string('"1"'),
 }
-LOCATION_HEADER = {"description": "URL of the new user.", "schema": {"type": "string"}}
+LOCATION_HEADER = {
+    "description": "URL of the new user.",
+    "schema": string("/api/v1/users/6566f0c4e1b2c3d4e5f60718"),
+}
 LINK_HEADER = {
     "description": "RFC 8288 links to the first, previous, next and last pages.",
-    "schema": {"type": "string"},
+    "schema": string(
+        '</api/v1/users?page=1&page_size=20>; rel="first", '
+        '</api/v1/users?page=2&page_size=20>; rel="next", '
+        '</api/v1/users?page=3&page_size=20>; rel="last"'
+    ),
 }
 
 
 def header_parameter(name: str, description: str) -> dict[str, Any]:
-    return {"in": "header", "name": name, "description": description, "schema": {"type": "string"}}
+    return {"in": "header", "name": name, "description": description, "schema": string('"1"')}
 
 
 IF_MATCH = header_parameter(
@@ -46,6 +58,16 @@ IF_MATCH = header_parameter(
 IF_NONE_MATCH = header_parameter(
     "If-None-Match", "Answer 304 with no body when the user's current ETag is one of these."
 )
+USER_ID = {
+    "in": "path",
+    "name": "user_id",
+    "description": "The user's id: a MongoDB ObjectId, 24 hex characters.",
+}
+SKILL = {
+    "in": "path",
+    "name": "skill",
+    "description": "One skill, 1 to 100 characters, percent-encoded (`C%2B%2B` for C++).",
+}
 
 MERGE_PATCH = "application/merge-patch+json"
 SKILL_FIELD = UserSchema().fields["skills"].inner  # type: ignore[attr-defined]
@@ -79,7 +101,8 @@ def expected_versions() -> list[int] | None:
     if if_match.star_tag:
         return None
     # If-Match compares strongly: weak tags never match. Tags we did not issue match nothing.
-    return [int(tag) for tag in if_match.as_set() if tag.isdigit()]
+    # werkzeug parses an empty tag ("") as None.
+    return [int(tag) for tag in if_match.as_set() if tag and tag.isdigit()]
 
 
 def found(user: dict[str, Any] | None, user_id: str) -> dict[str, Any]:
@@ -215,7 +238,7 @@ class Users(MethodView):
 
     @blp.doc(operationId="createUser", parameters=[idempotency.PARAMETER])
     @idempotency.idempotent
-    @blp.arguments(UserSchema)
+    @blp.arguments(UserSchema, description="The new user: `name` and `email` are required.")
     @blp.response(201, UserSchema, headers=CREATED_HEADERS)
     @blp.errors(400, 409, 413, 415, 503)
     async def post(self, data: dict[str, Any]) -> Any:
@@ -232,7 +255,7 @@ class Users(MethodView):
 class UsersBatch(MethodView):
     @blp.doc(operationId="createUsers", parameters=[idempotency.PARAMETER])
     @idempotency.idempotent
-    @blp.arguments(UserBatchSchema)
+    @blp.arguments(UserBatchSchema, description="The users to create, as `items`.")
     @blp.response(200, UserBatchResultSchema, headers={"Idempotent-Replayed": idempotency.REPLAYED})
     @blp.errors(400, 409, 413, 415, 503)
     async def post(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -276,7 +299,7 @@ class UsersBatch(MethodView):
         }
 
 
-@blp.route("/<objectid:user_id>")
+@blp.route("/<objectid:user_id>", parameters=[USER_ID])
 class UserById(MethodView):
     @blp.doc(operationId="getUser", parameters=[IF_NONE_MATCH])
     @blp.response(200, UserSchema, headers={"ETag": ETAG_HEADER})
@@ -290,7 +313,7 @@ class UserById(MethodView):
         return await fetch(user_id)
 
     @blp.doc(operationId="replaceUser", parameters=[IF_MATCH])
-    @blp.arguments(UserSchema)
+    @blp.arguments(UserSchema, description="Every writable field of the user.")
     @blp.response(200, UserSchema, headers={"ETag": ETAG_HEADER})
     @blp.errors(*WRITE_ERRORS)
     async def put(self, data: dict[str, Any], user_id: str) -> Any:
@@ -306,7 +329,11 @@ class UserById(MethodView):
         return user, {"ETag": etag(user)}
 
     @blp.doc(operationId="updateUser", parameters=[IF_MATCH])
-    @blp.arguments(UserPatchSchema, content_type=MERGE_PATCH)
+    @blp.arguments(
+        UserPatchSchema,
+        content_type=MERGE_PATCH,
+        description="A merge patch: only the fields to change; null removes or resets.",
+    )
     @blp.response(200, UserSchema, headers={"ETag": ETAG_HEADER})
     @blp.errors(*WRITE_ERRORS)
     async def patch(self, changes: dict[str, Any], user_id: str) -> Any:
@@ -337,7 +364,7 @@ class UserById(MethodView):
             found(None, user_id)
 
 
-@blp.route("/<objectid:user_id>/skills/<skill:skill>")
+@blp.route("/<objectid:user_id>/skills/<skill:skill>", parameters=[USER_ID, SKILL])
 class UserSkill(MethodView):
     @blp.doc(operationId="addUserSkill", parameters=[IF_MATCH])
     @blp.response(200, UserSchema, headers={"ETag": ETAG_HEADER})
