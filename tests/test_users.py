@@ -8,6 +8,8 @@ from flask.testing import FlaskClient
 
 from tests.conftest import assert_problem, closed_port, course_user, create
 
+pytestmark = pytest.mark.real_driver
+
 USERS = "/api/v1/users"
 MISSING_ID = "0123456789abcdef01234567"
 
