@@ -1,17 +1,23 @@
 """`python -m api` (Hypercorn) on real Motor over TCP, against the wire-protocol test server.
 
-Every operation once through the whole stack.
+Every operation once through the whole stack; then the database going away under load and
+coming back.
 """
 
+import itertools
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import assert_problem, course_user
 from tests.mongo_wire import WireServer
-from tests.test_live import USERS, Server, start_server
+from tests.test_live import SELECTION_GRANULARITY, USERS, Server, start_server
 
 pytestmark = pytest.mark.live
 
@@ -62,3 +68,181 @@ def test_every_operation_through_real_motor(live: Server, wire: WireServer) -> N
     stored = {str(document["_id"]): document for document in wire.documents(DB)}
     assert len(stored) == 6
     assert user["id"] not in stored
+
+
+# --- the database goes away under load, and comes back ---------------------------------------
+
+TIMEOUT_MS = 1000
+# Server selection is re-checked every 0.5 s, and 2 shared cores run the load as well.
+FAIL_FAST_S = TIMEOUT_MS / 1000 + SELECTION_GRANULARITY + 0.5
+CLIENTS = 6
+CALLS_PER_CLIENT = 300
+
+
+@dataclass
+class Call:
+    """One request and what came back."""
+
+    operation: str  # create, update, get or delete
+    path: str
+    sent: Any
+    started: float
+    ended: float = 0.0
+    status: int | None = None  # None: no response (connection error, or the 10 s client timeout)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
+
+
+OPERATIONS = {"create": "POST", "update": "PATCH", "get": "GET", "delete": "DELETE"}
+
+
+def send_request(
+    http: httpx.Client,
+    operation: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Call:
+    result = Call(operation, path, body, time.monotonic())
+    try:
+        response = http.request(OPERATIONS[operation], path, json=body, headers=headers)
+        result.status, result.headers = response.status_code, dict(response.headers)
+        result.body = response.json() if response.content else None
+    except httpx.TransportError:
+        pass
+    result.ended = time.monotonic()
+    return result
+
+
+class Load:
+    """CLIENTS threads creating, updating, reading and deleting users until stopped.
+
+    Each client works on users of its own, one request at a time, at most CALLS_PER_CLIENT.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.calls: list[Call] = []
+        self._stopping = threading.Event()
+        self._threads = [threading.Thread(target=self._client, args=(n,)) for n in range(CLIENTS)]
+
+    def __enter__(self) -> "Load":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        assert not any(thread.is_alive() for thread in self._threads), "a client hangs"
+
+    def _client(self, number: int) -> None:
+        calls: list[Call] = []
+
+        def send(*args: Any) -> Call:
+            calls.append(send_request(http, *args))
+            return calls[-1]
+
+        with httpx.Client(base_url=self.url, timeout=10) as http:
+            for index in itertools.count():
+                if self._stopping.is_set() or len(calls) >= CALLS_PER_CLIENT:
+                    break
+                created = send("create", USERS, course_user(email=f"c{number}.{index}@example.com"))
+                if created.status != 201:
+                    continue
+                location = created.headers["location"]
+                etag = {"If-Match": created.headers["etag"]}
+                send("update", location, {"role": f"role {number}.{index}"}, etag)
+                send("get", location)
+                if index % 3 == 0:
+                    send("delete", location)
+        self.calls.extend(calls)  # list.extend is atomic
+
+    def between(self, start: float, end: float) -> list[Call]:
+        return [call for call in self.calls if call.started >= start and call.ended <= end]
+
+
+def wait_until_ready(http: httpx.Client, within: float) -> float:
+    """Poll readiness until it answers 200; return when it did."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if http.get("/health/ready").status_code == 200:
+            return time.monotonic()
+        time.sleep(0.05)
+    pytest.fail(f"not ready {within} s after the database came back")
+
+
+def test_an_outage_under_load_fails_fast_loses_no_write_and_recovers(
+    tmp_path: Path, wire: WireServer
+) -> None:
+    live = start_server(
+        tmp_path, MONGODB_URI=wire.uri, MONGODB_DB=DB, MONGODB_TIMEOUT_MS=str(TIMEOUT_MS)
+    )
+    try:
+        with httpx.Client(base_url=live.url, timeout=10) as probe, Load(live.url) as load:
+            time.sleep(1.0)
+            wire.stop()
+            down = time.monotonic()
+            time.sleep(0.3)
+            started = time.monotonic()
+            ready = probe.get("/health/ready")
+            assert time.monotonic() - started <= FAIL_FAST_S
+            assert_problem(ready, 503, "database_unavailable")
+            assert ready.headers["retry-after"] == "5"
+            assert probe.get("/health/live").status_code == 200
+            time.sleep(2.7)
+            wire.start()
+            up = time.monotonic()
+            recovered = wait_until_ready(probe, within=5)
+            time.sleep(1.0)
+    finally:
+        live.stop()
+
+    calls = load.calls
+    assert [call for call in calls if call.status is None] == [], "a request got no response"
+    assert {call.status for call in calls} <= {200, 201, 204, 503}
+    assert max(call.seconds for call in calls) <= FAIL_FAST_S
+    unavailable = [call for call in calls if call.status == 503]
+    for call in unavailable:
+        assert call.body["code"] == "database_unavailable"
+        assert call.headers["retry-after"] == "5"
+    during = load.between(down, up)
+    assert len(during) >= CLIENTS
+    assert {call.status for call in during} == {503}
+    after = [call for call in calls if call.started >= recovered]
+    assert len(after) >= CLIENTS
+    assert {call.status for call in after} <= {200, 201, 204}
+    assert_acknowledged_writes_are_stored(calls, wire.documents(DB))
+    # Sent while the database was down from start to end: these cannot have been stored.
+    never_stored = emails_sent(during)
+    assert never_stored.isdisjoint(document["email"] for document in wire.documents(DB))
+    assert "Traceback" not in live.output()
+
+
+def emails_sent(calls: list[Call]) -> set[str]:
+    return {call.sent["email"] for call in calls if call.operation == "create"}
+
+
+def assert_acknowledged_writes_are_stored(calls: list[Call], stored: list[dict[str, Any]]) -> None:
+    """Every 201, 200 and 204 a client got is what the database holds."""
+    by_id = {str(document["_id"]): document for document in stored}
+    assert {document["email"] for document in stored} <= emails_sent(calls)
+    deleted = {call.path.rsplit("/", 1)[1] for call in calls if call.status == 204}
+    assert deleted.isdisjoint(by_id)
+    for call in calls:
+        if call.status not in (200, 201) or call.operation == "get":
+            continue
+        user_id = call.body["id"]
+        if user_id in deleted:
+            continue
+        document = by_id[user_id]
+        if call.operation == "create":
+            assert document["email"] == call.body["email"]
+        else:
+            assert document["role"] == call.body["role"]
+            assert f'"{document["version"]}"' == call.headers["etag"]
