@@ -18,6 +18,8 @@ present for validation failures only. Where each error comes from:
     crud.EmailTaken               409 email_taken
     crud.VersionMismatch          412 precondition_failed
     db.DatabaseUnavailable        503 database_unavailable  with Retry-After
+    cancelled at shutdown         503 shutting_down         with Retry-After (api/serving.py):
+                                  still running when GRACEFUL_TIMEOUT is over
 """
 
 import http

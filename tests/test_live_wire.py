@@ -1,13 +1,17 @@
 """`python -m api` (Hypercorn) on real Motor over TCP, against the wire-protocol test server.
 
 Every operation once through the whole stack; then the database going away under load and
-coming back.
+coming back; then SIGTERM while requests are in flight.
 """
 
+import contextlib
 import itertools
+import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,9 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
+from api.db import CLOSE_TIMEOUT_S
 from tests.conftest import assert_problem, course_user
 from tests.mongo_wire import WireServer
-from tests.test_live import SELECTION_GRANULARITY, USERS, Server, start_server
+from tests.test_live import ROOT, SELECTION_GRANULARITY, USERS, Server, start_server
 
 pytestmark = pytest.mark.live
 
@@ -246,3 +251,129 @@ def assert_acknowledged_writes_are_stored(calls: list[Call], stored: list[dict[s
         else:
             assert document["role"] == call.body["role"]
             assert f'"{document["version"]}"' == call.headers["etag"]
+
+
+# --- SIGTERM while requests are in flight ---------------------------------------------------
+
+GRACE_S = 4
+DATA_COMMANDS = ("insert", "find", "findandmodify", "delete", "aggregate")
+
+
+def sent_to_database(wire: WireServer) -> int:
+    return sum(wire.received[name] for name in DATA_COMMANDS)
+
+
+def refuses_connections(port: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        except ConnectionRefusedError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@contextlib.contextmanager
+def in_flight(live: Server, requests: list[tuple[Any, ...]]) -> Iterator[list[Future[Call]]]:
+    """Send each request on a connection of its own, concurrently."""
+
+    def send(request: tuple[Any, ...]) -> Call:
+        with httpx.Client(base_url=live.url, timeout=30) as http:
+            return send_request(http, *request)
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        yield [pool.submit(send, request) for request in requests]
+
+
+def test_sigterm_completes_requests_in_flight_then_closes_the_client_and_exits_0(
+    tmp_path: Path, wire: WireServer
+) -> None:
+    live = start_server(
+        tmp_path,
+        MONGODB_URI=wire.uri,
+        MONGODB_DB=DB,
+        GRACEFUL_TIMEOUT=str(GRACE_S),
+        MONGODB_TIMEOUT_MS="5000",
+    )
+    with httpx.Client(base_url=live.url, timeout=10) as http:
+        users = [http.post(USERS, json=course_user(email=f"seed{n}@example.com")) for n in range(3)]
+    port = int(live.url.rsplit(":", 1)[1])
+    wire.delay = 0.5  # every database reply: so the requests below are all in flight at once
+    before = sent_to_database(wire)
+    requests = [
+        ("create", USERS, course_user(email="late@example.com")),
+        ("get", users[0].headers["location"]),
+        ("update", users[1].headers["location"], {"role": "SRE"}),
+        ("delete", users[2].headers["location"]),
+        ("get", f"{USERS}?page_size=50"),
+        ("create", USERS, course_user(email="later@example.com")),
+    ]
+    try:
+        with in_flight(live, requests) as futures:
+            deadline = time.monotonic() + 5
+            while sent_to_database(wire) - before < len(requests):
+                assert time.monotonic() < deadline, "the requests did not reach the database"
+                time.sleep(0.01)
+            signalled = time.monotonic()
+            live.process.send_signal(signal.SIGTERM)
+
+            assert refuses_connections(port, within=1.0)
+            assert not any(future.done() for future in futures), "refused only after the fact"
+            calls = [future.result() for future in futures]
+        code = live.process.wait(timeout=GRACE_S + 5)
+        stopped = time.monotonic() - signalled
+    finally:
+        live.stop()
+
+    assert [call.status for call in calls] == [201, 200, 200, 204, 200, 201]
+    assert code == 0
+    assert stopped < GRACE_S
+    # PyMongo sends endSessions only when the client is closed.
+    assert wire.received["endsessions"] == 1
+    assert "MongoDB client closed" in live.output()
+    assert "Traceback" not in live.output()
+    stored = {document["email"]: document for document in wire.documents(DB)}
+    assert set(stored) == {f"{name}@example.com" for name in ("seed0", "seed1", "late", "later")}
+    assert stored["seed1@example.com"]["role"] == "SRE"
+
+
+def test_sigterm_answers_503_to_a_request_outlasting_the_grace_period_and_exits_0(
+    tmp_path: Path, wire: WireServer
+) -> None:
+    grace, timeout_s = 1, 3
+    live = start_server(
+        tmp_path,
+        MONGODB_URI=wire.uri,
+        MONGODB_DB=DB,
+        GRACEFUL_TIMEOUT=str(grace),
+        MONGODB_TIMEOUT_MS=str(timeout_s * 1000),
+    )
+    with httpx.Client(base_url=live.url, timeout=10) as http:
+        assert http.get("/health/ready").status_code == 200
+    wire.delay = 10.0
+    try:
+        with in_flight(live, [("get", USERS)]) as futures:
+            deadline = time.monotonic() + 5
+            while wire.received["find"] == 0:
+                assert time.monotonic() < deadline, "the request did not reach the database"
+                time.sleep(0.01)
+            signalled = time.monotonic()
+            live.process.send_signal(signal.SIGTERM)
+            (cut,) = [future.result() for future in futures]
+            code = live.process.wait(timeout=timeout_s + 10)
+            stopped = time.monotonic() - signalled
+    finally:
+        live.stop()
+
+    assert cut.status == 503
+    assert cut.body["code"] == "shutting_down"
+    assert cut.headers["retry-after"] == "5"
+    assert cut.ended - signalled < grace + 0.5
+    assert code == 0
+    # Motor runs each operation in a thread that cancelling cannot stop, and the process exits
+    # once those threads are done: the database operation's own timeout bounds that.
+    assert stopped < max(grace + CLOSE_TIMEOUT_S, timeout_s) + 1.0
+    # Python 3.11's asyncio logs a traceback for each connection task Hypercorn cancels at the
+    # end of the grace period (CPython gh-113538, fixed in 3.12.2); none may come from the app.
+    assert 'File "' + str(ROOT / "api") not in live.output()
