@@ -9,7 +9,7 @@ import flask
 import flask_swagger_ui
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from api import errors, health
+from api import errors, health, inputs
 from api.config import check_config, load_config
 from api.db import Store
 from api.errors import Api
@@ -40,6 +40,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
     app = App(__name__)
     app.config.update(settings)
     app.config.update(
+        # Flask reads FLASK_DEBUG from the environment, and debug mode lets exceptions escape
+        # the error handlers: no setting may turn it on in the served app.
+        DEBUG=False,
+        PROPAGATE_EXCEPTIONS=False,
+        TRAP_HTTP_EXCEPTIONS=False,
+        TRAP_BAD_REQUEST_ERRORS=False,
         MAX_CONTENT_LENGTH=settings["MAX_BODY_BYTES"],
         API_TITLE="Users API",
         API_VERSION=__version__,
@@ -68,6 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
     api.register_blueprint(users.blp)
     api.register_blueprint(health.blp)
     errors.init_app(app)
+    app.before_request(inputs.limit_query_string)
     app.after_request(_drop_content_type_of_empty)
     # Swagger UI from local files: these machines have no internet, and a CDN page is blank.
     app.register_blueprint(

@@ -63,6 +63,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "ACCESS_LOG": (False, _flag),
     "MAX_PAGE_SIZE": (100, _positive_int),
     "MAX_BODY_BYTES": (1_048_576, _positive_int),
+    "MAX_QUERY_BYTES": (2048, _positive_int),
     "GRACEFUL_TIMEOUT": (10, _positive_int),
 }
 

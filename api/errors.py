@@ -15,6 +15,7 @@ present for validation failures only. Where each error comes from:
       500 InternalServerError     internal_error        any uncaught exception: logged, never shown
     ApiError                      raised by our views with its own status and code
       400 malformed_json, 404 not_found, 412 precondition_failed, 415 unsupported_media_type
+      400 json_limit_exceeded, 414 uri_too_long     (api/inputs.py)
     crud.EmailTaken               409 email_taken
     crud.VersionMismatch          412 precondition_failed
     db.DatabaseUnavailable        503 database_unavailable  with Retry-After
@@ -26,6 +27,7 @@ import http
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import flask
 import flask_smorest
@@ -40,6 +42,9 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
+# What RFC 3986 allows unencoded in a path, besides letters, digits and "_.-~".
+PATH_CHARACTERS = "/:@!$&'()*+,;="
+
 # Seconds a client should wait before retrying when MongoDB is unavailable.
 RETRY_AFTER_SECONDS = 5
 
@@ -52,6 +57,7 @@ CODES = {
     409: "conflict",
     412: "precondition_failed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_failed",
     500: "internal_error",
@@ -91,7 +97,8 @@ def problem(
         "title": http.HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
-        "instance": flask.request.path,
+        # A URI reference: percent-encoded, whatever bytes a hostile path held.
+        "instance": quote(flask.request.path, safe=PATH_CHARACTERS),
         "code": code,
     }
     if errors:

@@ -10,9 +10,30 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
-# A JSON Schema `pattern` is searched anywhere in the string; marshmallow matches from the start.
-# This one means the same in both: at least one character that is not white space.
-NOT_BLANK = validate.Regexp(r"[\s\S]*\S", error="Must not be blank.")
+# Refused in every text field: C0 and C1 controls (NUL included), the line and paragraph
+# separators, and the bidirectional embedding, override and isolate controls, which make text
+# display otherwise than it reads ("Trojan Source", CVE-2021-42574). Right-to-left scripts are
+# text like any other; the implicit marks U+200E and U+200F are allowed.
+CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+# White space, spelt out: `\s` differs between Python and the ECMAScript of JSON Schema.
+SPACES = r" \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\ufeff"
+
+
+class FullMatch(validate.Regexp):
+    """A regex the whole value must match, as JSON Schema reads an anchored `pattern`."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
+
+
+# Not blank, no control character. Each part's characters exclude the next part's, so the
+# match takes linear time whatever the input (no backtracking blow-up).
+TEXT = FullMatch(
+    rf"^[{SPACES}]*[^{SPACES}{CONTROLS}][^{CONTROLS}]*$",
+    error="Must not be blank nor contain control characters.",
+)
 
 
 def _unique(values: list[Any]) -> None:
@@ -52,7 +73,7 @@ class ExperienceSchema(ma.Schema):
         metadata={"description": "Years of professional experience.", "example": 5},
     )
     companies = ma.fields.List(
-        ma.fields.String(validate=[validate.Length(min=1, max=100), NOT_BLANK]),
+        ma.fields.String(validate=[validate.Length(min=1, max=100), TEXT]),
         load_default=list,
         validate=validate.Length(max=50),
         metadata={"description": "Companies worked for.", "example": ["Company A", "Company B"]},
@@ -71,23 +92,23 @@ class UserSchema(ma.Schema):
     )
     name = ma.fields.String(
         required=True,
-        validate=[validate.Length(min=1, max=100), NOT_BLANK],
+        validate=[validate.Length(min=1, max=100), TEXT],
         metadata={"example": "Priyanshu"},
     )
     email = ma.fields.Email(
         required=True,
-        validate=validate.Length(max=254),
+        validate=[validate.Length(max=254), TEXT],
         metadata={
             "description": "Unique, compared case-insensitively; stored as given.",
             "example": "priyanshu@example.com",
         },
     )
     role = ma.fields.String(
-        validate=[validate.Length(min=1, max=100), NOT_BLANK],
+        validate=[validate.Length(min=1, max=100), TEXT],
         metadata={"example": "DevOps Engineer"},
     )
     skills = ma.fields.List(
-        ma.fields.String(validate=[validate.Length(min=1, max=100), NOT_BLANK]),
+        ma.fields.String(validate=[validate.Length(min=1, max=100), TEXT]),
         load_default=list,
         validate=[validate.Length(max=50), _unique],
         metadata={
@@ -118,11 +139,11 @@ class UserListQuerySchema(ma.Schema):
         metadata={"description": "Users per page; values above MAX_PAGE_SIZE (100) are capped."},
     )
     role = ma.fields.String(
-        validate=validate.Length(min=1, max=100), metadata={"description": "Exact role."}
+        validate=[validate.Length(min=1, max=100), TEXT], metadata={"description": "Exact role."}
     )
     active = QueryBoolean(metadata={"description": "Only active (true) or inactive (false) users."})
     skill = ma.fields.String(
-        validate=validate.Length(min=1, max=100),
+        validate=[validate.Length(min=1, max=100), TEXT],
         metadata={"description": "Users having this skill."},
     )
     sort = ma.fields.String(
@@ -160,7 +181,7 @@ class ProblemSchema(ma.Schema):
     instance = ma.fields.String(
         required=True,
         metadata={
-            "description": "The request path.",
+            "description": "The request path, percent-encoded.",
             "example": "/api/v1/users/6566f0c4e1b2c3d4e5f60718",
         },
     )

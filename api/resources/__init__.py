@@ -2,15 +2,17 @@
 
 import http
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import flask
 import flask_smorest
-from webargs.flaskparser import FlaskParser
+import marshmallow as ma
+from marshmallow.utils import missing
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import BaseConverter
 
+from api import inputs
 from api.db import Store
-from api.errors import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -19,8 +21,9 @@ class ArgumentsParser(FlaskParser):
     """webargs' parser, with two changes.
 
     Unknown query parameters are refused like unknown body fields (webargs drops them), so a
-    typo such as `?rol=DevOps` is a 422 rather than an unfiltered list. A body that is not
-    JSON is told apart from one that fails the schema.
+    typo such as `?rol=DevOps` is a 422 rather than an unfiltered list. Bodies are parsed by
+    api/inputs.py: strict JSON within limits, and a body that is not JSON (400) is told apart
+    from one that fails the schema (422).
     """
 
     DEFAULT_UNKNOWN_BY_LOCATION = {
@@ -29,8 +32,12 @@ class ArgumentsParser(FlaskParser):
         "querystring": None,
     }
 
-    def _handle_invalid_json_error(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise ApiError(400, "malformed_json", "The request body is not valid JSON.")
+    def load_json(self, req: flask.Request, schema: ma.Schema) -> Any:
+        if not is_json_request(req):
+            return missing
+        body = req.get_data(cache=True)
+        # An empty body is no body: the schema then names the required fields.
+        return inputs.load_json(body) if body else missing
 
 
 class Blueprint(flask_smorest.Blueprint):
