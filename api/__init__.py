@@ -9,7 +9,7 @@ import flask
 import flask_swagger_ui
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from api import errors, health, inputs
+from api import errors, health, inputs, security
 from api.config import check_config, load_config
 from api.db import Store
 from api.errors import Api
@@ -71,10 +71,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
         app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)}
     )
     api.register_converter(ObjectIdConverter, objectid_parameter_schema)
+    errors.init_app(app)
+    # In the order they check each request; before the blueprints, which they document.
+    inputs.init_app(app, api)
+    security.init_app(app, api)
     api.register_blueprint(users.blp)
     api.register_blueprint(health.blp)
-    errors.init_app(app)
-    app.before_request(inputs.limit_query_string)
     app.after_request(_drop_content_type_of_empty)
     # Swagger UI from local files: these machines have no internet, and a CDN page is blank.
     app.register_blueprint(

@@ -1,5 +1,6 @@
 """Command line: `python -m api [serve]` serves the API with Hypercorn (what scripts/serve runs);
-`python -m api export-openapi DIR` writes the OpenAPI document (what scripts/export-openapi runs).
+`python -m api export-openapi DIR` writes the OpenAPI document (what scripts/export-openapi runs);
+`python -m api new-api-key NAME` makes an API key and its API_KEYS entry.
 """
 
 import argparse
@@ -59,6 +60,21 @@ def export_openapi(directory: Path) -> int:
     return 0
 
 
+def new_api_key(name: str, scopes: str) -> int:
+    from api.security import new_api_key
+
+    key, digest = new_api_key()
+    entry = f"{name}:{scopes}:{digest}"
+    try:
+        load_config({"API_KEYS": entry})
+    except ConfigError as error:
+        print(f"users-api: {error}", file=sys.stderr)
+        return 2
+    print(f"API key for {name!r} (shown once: hand it to the client, keep no copy):\n  {key}")
+    print(f"Its API_KEYS entry (comma-separated from the others):\n  {entry}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m api", description=__doc__)
     commands = parser.add_subparsers(dest="command")
@@ -67,9 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     export = commands.add_parser("export-openapi", help="write openapi.json and openapi.yaml")
     export.add_argument("directory", type=Path)
+    key = commands.add_parser("new-api-key", help="make an API key and its API_KEYS entry")
+    key.add_argument("name", help="who the key is for, e.g. ci (A-Z a-z 0-9 _ . -)")
+    key.add_argument("--scopes", default="read+write", help="read, write or read+write")
     args = parser.parse_args(argv)
     if args.command == "export-openapi":
         return export_openapi(args.directory)
+    if args.command == "new-api-key":
+        return new_api_key(args.name, args.scopes)
     return serve()
 
 

@@ -5,7 +5,9 @@ app creation; invalid values stop the service with a message naming the variable
 """
 
 import os
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -44,6 +46,42 @@ def _flag(raw: str) -> bool:
     raise ValueError("must be true or false")
 
 
+SCOPES = frozenset({"read", "write"})
+KEY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # lowercase, as hashlib and sha256sum write it
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A configured API key: its name, its scopes and the SHA-256 of the key itself."""
+
+    name: str
+    scopes: frozenset[str]
+    digest: bytes
+
+
+def _api_keys(raw: str) -> tuple[ApiKey, ...]:
+    """`name:scope[+scope]:sha256hex`, comma-separated (`python -m api new-api-key` makes one)."""
+    keys = []
+    for number, entry in enumerate(raw.split(","), start=1):
+        if not entry.strip():
+            continue
+        name, _, rest = entry.strip().partition(":")
+        scopes, _, digest = rest.partition(":")
+        scope_set = frozenset(scopes.split("+"))
+        # Messages quote no part of an entry: a key pasted here by mistake must not be logged.
+        if not KEY_NAME.fullmatch(name):
+            raise ValueError(f"entry {number}: the name must be 1-64 of A-Z a-z 0-9 _ . -")
+        if not scope_set <= SCOPES:
+            raise ValueError(f"entry {number}: the scopes must be read, write or read+write")
+        if not SHA256_HEX.fullmatch(digest):
+            raise ValueError(f"entry {number}: the third part must be the key's SHA-256 in hex")
+        keys.append(ApiKey(name, scope_set, bytes.fromhex(digest)))
+    if len({key.name for key in keys}) != len(keys):
+        raise ValueError("two entries have the same name")
+    return tuple(keys)
+
+
 def _log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -65,7 +103,12 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "MAX_BODY_BYTES": (1_048_576, _positive_int),
     "MAX_QUERY_BYTES": (2048, _positive_int),
     "GRACEFUL_TIMEOUT": (10, _positive_int),
+    "API_KEYS": ((), _api_keys),
+    "API_KEYS_FOR_READS": (False, _flag),
 }
+
+# Settings whose values are never quoted in an error message.
+SECRET = frozenset({"API_KEYS"})
 
 
 def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -82,7 +125,8 @@ def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         try:
             config[name] = parse(raw)
         except ValueError as error:
-            raise ConfigError(f"{name}={raw!r}: {error}") from None
+            shown = "..." if name in SECRET else repr(raw)
+            raise ConfigError(f"{name}={shown}: {error}") from None
     check_config(config)
     return config
 
@@ -95,3 +139,5 @@ def check_config(config: Mapping[str, Any]) -> None:
             "would hold its own in-memory store, so requests would see different data. "
             "Set MONGODB_URI to a MongoDB server, or use WORKERS=1."
         )
+    if config["API_KEYS_FOR_READS"] and not config["API_KEYS"]:
+        raise ConfigError("API_KEYS_FOR_READS=true needs API_KEYS: no one could read at all.")

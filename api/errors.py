@@ -25,12 +25,13 @@ present for validation failures only. Where each error comes from:
 
 import http
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 import flask
 import flask_smorest
+from apispec import BasePlugin
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -120,10 +121,52 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
+OperationDocumenter = Callable[[str, str, dict[str, Any]], None]
+
+
+class OperationDocs(BasePlugin):
+    """Lets the parts of the app that act on many operations at once (API keys, rate limits,
+    input limits) document each operation they apply to.
+
+    A documenter is called with the blueprint name, the HTTP method and the operation, and
+    decides by the same rule that guards the requests, so a new route is documented as it is
+    guarded.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.documenters: list[OperationDocumenter] = []
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        rule = kwargs.get("rule")
+        if rule is None or operations is None:
+            return
+        blueprint = rule.endpoint.partition(".")[0]
+        for method, operation in operations.items():
+            for document in self.documenters:
+                document(blueprint, method.upper(), operation)
+
+
+def add_error_responses(operation: dict[str, Any], *statuses: int) -> None:
+    """Document that `operation` can answer these error statuses (problem details)."""
+    responses = {str(code): response for code, response in operation["responses"].items()}
+    responses.update({str(status): http.HTTPStatus(status).name for status in statuses})
+    operation["responses"] = dict(
+        sorted(responses.items(), key=lambda item: (item[0] == "default", item[0]))
+    )
+
+
 class Api(flask_smorest.Api):
     """flask-smorest's Api, answering and documenting every error as problem details."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self, app: flask.Flask, *, spec_kwargs: dict[str, Any]) -> None:
+        self.operation_docs = OperationDocs()
+        plugins = [*spec_kwargs.get("extra_plugins", ()), self.operation_docs]
+        super().__init__(app, spec_kwargs={**spec_kwargs, "extra_plugins": plugins})
 
     def _register_responses(self) -> None:
         # flask-smorest documents error responses as application/json; ours are problem+json.

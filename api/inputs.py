@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 import flask
 
-from api.errors import ApiError
+from api.errors import Api, ApiError, add_error_responses
 
 # A user document is 3 levels deep with arrays of at most 50 short strings: these are far above
 # anything valid, and far below what would make validation or an error response expensive.
@@ -104,6 +104,16 @@ def _check_structure(value: Any) -> None:
         for key, item in node.items():
             _check_string(key, MAX_KEY_CHARS, "key")
             pending.append((item, depth + 1))
+
+
+def init_app(app: flask.Flask, api: Api) -> None:
+    """Refuse long query strings before every request, and document it on every operation."""
+    app.before_request(limit_query_string)
+    api.operation_docs.documenters.append(_document)
+
+
+def _document(_blueprint: str, _method: str, operation: dict[str, Any]) -> None:
+    add_error_responses(operation, 414)
 
 
 def limit_query_string() -> None:

@@ -7,7 +7,7 @@ import flask
 import pytest
 from flask.testing import FlaskClient
 
-from api import create_app, inputs
+from api import create_app, inputs, openapi_document
 from tests.conftest import assert_problem, course_user, create
 
 USERS = "/api/v1/users"
@@ -304,3 +304,14 @@ def test_served_app_ignores_flask_debug_from_the_environment(
 
     assert app.debug is False
     app.extensions["store"].close()
+
+
+def test_every_operation_documents_414() -> None:
+    spec = openapi_document(create_app({}))
+
+    for item in spec["paths"].values():
+        for method, operation in item.items():
+            if method != "parameters":
+                assert operation["responses"]["414"] == {
+                    "$ref": "#/components/responses/REQUEST_URI_TOO_LONG"
+                }

@@ -56,7 +56,7 @@ def free_port() -> int:
 def start_server(tmp_path: Path, **settings: str) -> Server:
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in ("MONGODB_URI", "WORKERS")}
-    env.update(HOST="127.0.0.1", PORT=str(port), LOG_LEVEL="INFO", **settings)
+    env.update({"HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "INFO", **settings})
     log = tmp_path / f"server-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(

@@ -1,0 +1,122 @@
+"""API keys: who may read and who may write.
+
+Keys come from API_KEYS as SHA-256 digests with scopes (`read`, `write`); the keys themselves
+are never stored, logged or echoed. A client sends its key in the X-API-Key header. Writes
+(every method but GET, HEAD and OPTIONS) need a key with the `write` scope; reads need one with
+`read` only when API_KEYS_FOR_READS is set. Without any key configured the service is open, and
+says so at start-up. Probes and docs never need a key, nor do CORS preflights (OPTIONS: browsers
+send them without credentials).
+
+    401 api_key_required     no X-API-Key where one is needed
+    401 api_key_invalid      an X-API-Key that is no configured key (checked wherever sent)
+    403 insufficient_scope   a valid key without the scope the method needs
+"""
+
+import hashlib
+import hmac
+import logging
+import secrets
+from typing import Any
+
+import flask
+
+from api.config import ApiKey
+from api.errors import Api, ApiError, add_error_responses
+
+log = logging.getLogger(__name__)
+
+HEADER = "X-API-Key"
+SCHEME = "ApiKey"
+# Blueprints anyone may call: probes, and the docs with their assets.
+OPEN_BLUEPRINTS = frozenset({"health", "api-docs", "docs_assets"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+SECURITY_SCHEME = {
+    "type": "apiKey",
+    "in": "header",
+    "name": HEADER,
+    "description": (
+        "An API key given by the operator. Required for writes; required for reads too when "
+        "the server is configured so (API_KEYS_FOR_READS)."
+    ),
+}
+
+
+def digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def new_api_key() -> tuple[str, str]:
+    """A new random key and the hex SHA-256 that API_KEYS holds for it."""
+    key = secrets.token_urlsafe(32)
+    return key, digest(key).hex()
+
+
+def _match(presented: str, keys: tuple[ApiKey, ...]) -> ApiKey | None:
+    candidate = digest(presented)
+    found = None
+    for key in keys:  # every key, every time: the time taken tells nothing about which matched
+        if hmac.compare_digest(candidate, key.digest):
+            found = key
+    return found
+
+
+def _is_open(request: flask.Request) -> bool:
+    return request.endpoint is None or request.blueprint in OPEN_BLUEPRINTS
+
+
+def api_key() -> ApiKey | None:
+    """The configured key the request presents, or None (no key, an invalid one, or no keys)."""
+    if "api_key" not in flask.g:
+        presented = flask.request.headers.get(HEADER)
+        keys = flask.current_app.config["API_KEYS"]
+        flask.g.api_key = None if presented is None else _match(presented, keys)
+    return flask.g.api_key
+
+
+def authenticate() -> None:
+    """before_request: refuse (401, 403) a request whose key does not allow its method."""
+    request = flask.request
+    keys = flask.current_app.config["API_KEYS"]
+    if not keys or request.method == "OPTIONS" or _is_open(request):
+        return
+    scope = "read" if request.method in READ_METHODS else "write"
+    required = scope == "write" or flask.current_app.config["API_KEYS_FOR_READS"]
+    if HEADER not in request.headers:
+        if required:
+            raise _unauthorized("api_key_required", f"Send an API key in the {HEADER} header.")
+        return
+    key = api_key()
+    if key is None:
+        raise _unauthorized("api_key_invalid", f"The {HEADER} header holds no valid API key.")
+    if required and scope not in key.scopes:
+        raise ApiError(
+            403, "insufficient_scope", f"The API key {key.name!r} lacks the {scope!r} scope."
+        )
+
+
+def _unauthorized(code: str, detail: str) -> ApiError:
+    challenge = f'{SCHEME} realm="users-api", header="{HEADER}"'
+    return ApiError(401, code, detail, headers={"WWW-Authenticate": challenge})
+
+
+def document(blueprint: str, method: str, operation: dict[str, Any]) -> None:
+    """Say on each operation which key it needs, and document its 401 and 403 answers."""
+    if blueprint in OPEN_BLUEPRINTS:
+        operation["security"] = []
+        return
+    # A read lists "no key" first: it needs one only where API_KEYS_FOR_READS is set.
+    operation["security"] = [{}, {SCHEME: []}] if method in READ_METHODS else [{SCHEME: []}]
+    add_error_responses(operation, 401, 403)
+
+
+def init_app(app: flask.Flask, api: Api) -> None:
+    """Check keys before every request; document the scheme and what each operation needs."""
+    api.spec.components.security_scheme(SCHEME, SECURITY_SCHEME)
+    api.operation_docs.documenters.append(document)
+    app.before_request(authenticate)
+    if not app.config["API_KEYS"]:
+        log.warning(
+            "API_KEYS is not set: anyone who can reach the service can create, change and "
+            "delete users. Set API_KEYS (python -m api new-api-key) to require keys for writes."
+        )
