@@ -82,6 +82,20 @@ def _api_keys(raw: str) -> tuple[ApiKey, ...]:
     return tuple(keys)
 
 
+ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """Exact origins, comma-separated: `https://app.example.com,http://localhost:3000`."""
+    origins = tuple(origin.strip().lower() for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        if not ORIGIN.fullmatch(origin):
+            raise ValueError(
+                f"{origin!r} is not an origin: scheme://host[:port], no path, no wildcard"
+            )
+    return origins
+
+
 def _log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -105,6 +119,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "GRACEFUL_TIMEOUT": (10, _positive_int),
     "API_KEYS": ((), _api_keys),
     "API_KEYS_FOR_READS": (False, _flag),
+    "CORS_ORIGINS": ((), _origins),
 }
 
 # Settings whose values are never quoted in an error message.

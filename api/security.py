@@ -1,4 +1,6 @@
-"""API keys: who may read and who may write.
+"""API keys, CORS and security headers.
+
+API keys: who may read and who may write.
 
 Keys come from API_KEYS as SHA-256 digests with scopes (`read`, `write`); the keys themselves
 are never stored, logged or echoed. A client sends its key in the X-API-Key header. Writes
@@ -10,15 +12,24 @@ send them without credentials).
     401 api_key_required     no X-API-Key where one is needed
     401 api_key_invalid      an X-API-Key that is no configured key (checked wherever sent)
     403 insufficient_scope   a valid key without the scope the method needs
+
+CORS (flask-cors) answers only the origins in CORS_ORIGINS, and lets their scripts read the
+headers the API's clients need (ETag, Location, Link, the rate-limit headers). Every response
+says `nosniff` and is not stored by caches (user data is personal); API responses carry a CSP
+that allows nothing at all, and the docs page one that allows its own files and the hashes of
+its inline scripts and styles, computed from the page as served.
 """
 
+import base64
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from typing import Any
 
 import flask
+import flask_cors
 
 from api.config import ApiKey
 from api.errors import Api, ApiError, add_error_responses
@@ -27,8 +38,9 @@ log = logging.getLogger(__name__)
 
 HEADER = "X-API-Key"
 SCHEME = "ApiKey"
+DOCS_BLUEPRINT = "api-docs"  # flask-smorest's: the Swagger UI page and openapi.json
 # Blueprints anyone may call: probes, and the docs with their assets.
-OPEN_BLUEPRINTS = frozenset({"health", "api-docs", "docs_assets"})
+OPEN_BLUEPRINTS = frozenset({"health", DOCS_BLUEPRINT, "docs_assets"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 SECURITY_SCHEME = {
@@ -110,11 +122,71 @@ def document(blueprint: str, method: str, operation: dict[str, Any]) -> None:
     add_error_responses(operation, 401, 403)
 
 
+# What browsers may send and read cross-origin: the headers the API reads and answers with.
+CORS_REQUEST_HEADERS = ["Content-Type", "If-Match", "If-None-Match", HEADER]
+CORS_RESPONSE_HEADERS = [
+    "ETag",
+    "Location",
+    "Link",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
+]
+CORS_MAX_AGE_S = 600
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# Inline code: a <script> or <style> element without attributes (a src= script is a file).
+INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
+
+
+def _source_hashes(html: str, tag: str) -> str:
+    return "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()}'"
+        for found, code in INLINE.findall(html)
+        if found == tag
+    )
+
+
+def docs_csp(html: str) -> str:
+    """The CSP of a docs page: its own files, its inline code by hash, nothing else."""
+    return (
+        f"default-src 'none'; script-src 'self'{_source_hashes(html, 'script')}; "
+        f"style-src 'self'{_source_hashes(html, 'style')}; img-src 'self' data:; "
+        "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    )
+
+
+def secure_headers(response: flask.Response) -> flask.Response:
+    """after_request: the headers every response carries."""
+    headers = response.headers
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers.setdefault("Cache-Control", "no-store")  # static files keep their own
+    if flask.request.blueprint == DOCS_BLUEPRINT and response.mimetype == "text/html":
+        headers["Content-Security-Policy"] = docs_csp(response.get_data(as_text=True))
+    else:
+        headers["Content-Security-Policy"] = API_CSP
+    return response
+
+
 def init_app(app: flask.Flask, api: Api) -> None:
-    """Check keys before every request; document the scheme and what each operation needs."""
+    """Check keys before every request, add CORS and security headers to every response;
+    document the key scheme and what each operation needs."""
     api.spec.components.security_scheme(SCHEME, SECURITY_SCHEME)
     api.operation_docs.documenters.append(document)
     app.before_request(authenticate)
+    app.after_request(secure_headers)
+    if app.config["CORS_ORIGINS"]:
+        flask_cors.CORS(
+            app,
+            origins=list(app.config["CORS_ORIGINS"]),
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_RESPONSE_HEADERS,
+            max_age=CORS_MAX_AGE_S,
+        )
     if not app.config["API_KEYS"]:
         log.warning(
             "API_KEYS is not set: anyone who can reach the service can create, change and "

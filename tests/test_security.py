@@ -1,7 +1,10 @@
-"""API keys (api/security.py): who may read and who may write."""
+"""api/security.py: API keys (who may read and who may write), CORS and security headers."""
 
+import base64
 import hashlib
 import logging
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from api import create_app, openapi_document
-from api.config import load_config
+from api.config import ConfigError, load_config
 from tests.conftest import assert_problem, course_user
 from tests.test_live import ROOT, start_server
 
@@ -255,3 +258,188 @@ def test_new_api_key_makes_a_key_and_its_entry() -> None:
     assert len(key) >= 40
     (configured,) = load_config({"API_KEYS": api_keys})["API_KEYS"]
     assert (configured.name, configured.scopes) == ("ci", frozenset({"read"}))
+
+
+# --- CORS ------------------------------------------------------------------------------------
+
+APP_ORIGIN = "https://app.example.com"
+
+
+@pytest.mark.parametrize(
+    "app_config", [load_config({"CORS_ORIGINS": f"{APP_ORIGIN}, http://localhost:3000"})]
+)
+def test_an_allowed_origin_may_read_the_api_and_its_headers(client: FlaskClient) -> None:
+    created = client.post(USERS, json=course_user(), headers={"Origin": APP_ORIGIN})
+
+    assert created.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert "Origin" in created.headers["Vary"]
+    exposed = {name.strip() for name in created.headers["Access-Control-Expose-Headers"].split(",")}
+    assert {"ETag", "Location", "Link", "Retry-After", "RateLimit-Remaining"} <= exposed
+    assert "Access-Control-Allow-Credentials" not in created.headers
+    local = client.get(USERS, headers={"Origin": "http://localhost:3000"})
+    assert local.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+
+
+@pytest.mark.parametrize(
+    "app_config", [settings(CORS_ORIGINS=APP_ORIGIN, API_KEYS_FOR_READS="true")]
+)
+def test_a_preflight_from_an_allowed_origin_needs_no_key(client: FlaskClient) -> None:
+    response = client.options(
+        USERS,
+        headers={
+            "Origin": APP_ORIGIN,
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "X-API-Key, If-Match, Content-Type",
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert "PATCH" in response.headers["Access-Control-Allow-Methods"]
+    allowed = response.headers["Access-Control-Allow-Headers"].lower()
+    assert {"x-api-key", "if-match", "content-type"} <= set(allowed.replace(" ", "").split(","))
+    assert response.headers["Access-Control-Max-Age"] == "600"
+
+
+@pytest.mark.parametrize("app_config", [settings(CORS_ORIGINS=APP_ORIGIN)])
+def test_errors_carry_cors_headers_so_browser_apps_can_read_them(client: FlaskClient) -> None:
+    response = client.post(USERS, json=course_user(), headers={"Origin": APP_ORIGIN})
+
+    assert_problem(response, 401, "api_key_required")
+    assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+
+
+@pytest.mark.parametrize(
+    "app_config", [{}, load_config({"CORS_ORIGINS": APP_ORIGIN})], ids=["no origins", "allowlist"]
+)
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://evil.example.com",
+        "https://app.example.com.evil.com",
+        "null",
+        "http://app.example.com",
+    ],
+)
+def test_other_origins_get_no_cors_headers(client: FlaskClient, origin: str) -> None:
+    simple = client.get(USERS, headers={"Origin": origin})
+    preflight = client.options(
+        USERS, headers={"Origin": origin, "Access-Control-Request-Method": "DELETE"}
+    )
+
+    for response in (simple, preflight):
+        assert not [name for name, _ in response.headers if name.startswith("Access-Control")]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["*", "https://*.example.com", "https://app.example.com/", "app.example.com", "ftp://x"],
+)
+def test_cors_origins_must_be_exact_origins(value: str) -> None:
+    with pytest.raises(ConfigError, match="CORS_ORIGINS="):
+        load_config({"CORS_ORIGINS": value})
+
+
+# --- security headers ------------------------------------------------------------------------
+
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def inline_script_hash(page: str) -> str:
+    (script,) = re.findall(r"<script>(.*?)</script>", page, re.DOTALL)
+    return base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", USERS, 200),
+        ("POST", USERS, 422),
+        ("GET", f"{USERS}/0123456789abcdef01234567", 404),
+        ("DELETE", USERS, 405),
+        ("GET", "/health/live", 200),
+        ("GET", "/openapi.json", 200),
+        ("OPTIONS", USERS, 200),
+    ],
+)
+def test_api_responses_are_nosniff_no_store_and_allow_no_content(
+    client: FlaskClient, method: str, path: str, status: int
+) -> None:
+    response = client.open(path, method=method, json={} if method == "POST" else None)
+
+    assert response.status_code == status
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Content-Security-Policy"] == API_CSP
+
+
+def test_204_and_304_carry_the_headers_too(client: FlaskClient) -> None:
+    created = client.post(USERS, json=course_user())
+    current = {"If-None-Match": created.headers["ETag"]}
+    not_modified = client.get(created.headers["Location"], headers=current)
+    deleted = client.delete(created.headers["Location"])
+
+    for response in (not_modified, deleted):
+        assert response.status_code in (204, 304)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_docs_page_csp_allows_only_its_own_files_and_its_inline_script(
+    client: FlaskClient,
+) -> None:
+    page = client.get("/docs")
+    policy = page.headers["Content-Security-Policy"]
+    csp = dict(directive.strip().split(" ", 1) for directive in policy.split(";"))
+
+    assert csp == {
+        "default-src": "'none'",
+        "script-src": f"'self' 'sha256-{inline_script_hash(page.text)}'",
+        "style-src": "'self'",
+        "img-src": "'self' data:",
+        "connect-src": "'self'",
+        "font-src": "'self'",
+        "base-uri": "'none'",
+        "form-action": "'none'",
+        "frame-ancestors": "'none'",
+    }
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    with client.get("/docs/assets/swagger-ui-bundle.js") as asset:
+        assert asset.headers["X-Content-Type-Options"] == "nosniff"
+        assert asset.headers["Cache-Control"] == "no-cache"  # revalidated, unlike API data
+
+
+@pytest.mark.live
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium (Debian package)")
+def test_swagger_ui_works_under_its_csp_and_offers_authorize(tmp_path: Path) -> None:
+    server = start_server(tmp_path, API_KEYS=API_KEYS)
+    try:
+        browser = subprocess.run(
+            [
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--enable-logging=stderr",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                f"{server.url}/docs",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        server.stop()
+
+    assert "Content Security Policy" not in browser.stderr
+    assert "List users" in browser.stdout  # Swagger UI ran and rendered the operations
+    assert 'class="btn authorize' in browser.stdout
