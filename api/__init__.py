@@ -9,7 +9,7 @@ import flask
 import flask_swagger_ui
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from api import errors, health, inputs, security
+from api import errors, health, inputs, limits, security
 from api.config import check_config, load_config
 from api.db import Store
 from api.errors import Api
@@ -74,6 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
     errors.init_app(app)
     # In the order they check each request; before the blueprints, which they document.
     inputs.init_app(app, api)
+    limits.init_app(app, api)
     security.init_app(app, api)
     api.register_blueprint(users.blp)
     api.register_blueprint(health.blp)

@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import limits
+
 
 class ConfigError(ValueError):
     """A setting has a value the service cannot run with."""
@@ -96,6 +98,15 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
+def _rate_limit(raw: str) -> str:
+    """Rates in the `limits` notation, `;`-separated: `600/minute`, `10/second;600/minute`."""
+    try:
+        limits.parse_many(raw)
+    except ValueError:
+        raise ValueError("must be like 600/minute or 10/second;600/minute") from None
+    return raw.strip()
+
+
 def _log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -120,6 +131,8 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "API_KEYS": ((), _api_keys),
     "API_KEYS_FOR_READS": (False, _flag),
     "CORS_ORIGINS": ((), _origins),
+    "RATE_LIMIT": ("600/minute", _rate_limit),
+    "RATE_LIMIT_ENABLED": (True, _flag),
 }
 
 # Settings whose values are never quoted in an error message.

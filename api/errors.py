@@ -13,9 +13,11 @@ present for validation failures only. Where each error comes from:
       413 RequestEntityTooLarge   payload_too_large     body over MAX_BODY_BYTES
       422 UnprocessableEntity     validation_failed     with errors (webargs, marshmallow)
       500 InternalServerError     internal_error        any uncaught exception: logged, never shown
+      429 RateLimitExceeded       rate_limited          Flask-Limiter's; with Retry-After
     ApiError                      raised by our views with its own status and code
       400 malformed_json, 404 not_found, 412 precondition_failed, 415 unsupported_media_type
-      400 json_limit_exceeded, 414 uri_too_long     (api/inputs.py)
+      400 json_limit_exceeded, 414 uri_too_long                  (api/inputs.py)
+      401 api_key_required, api_key_invalid, 403 insufficient_scope  (api/security.py)
     crud.EmailTaken               409 email_taken
     crud.VersionMismatch          412 precondition_failed
     db.DatabaseUnavailable        503 database_unavailable  with Retry-After
@@ -61,6 +63,7 @@ CODES = {
     414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_failed",
+    429: "rate_limited",
     500: "internal_error",
     503: "service_unavailable",
 }
