@@ -12,8 +12,8 @@ present for validation failures only. Where each error comes from:
       405 MethodNotAllowed        method_not_allowed    with Allow
       413 RequestEntityTooLarge   payload_too_large     body over MAX_BODY_BYTES
       422 UnprocessableEntity     validation_failed     with errors (webargs, marshmallow)
-      500 InternalServerError     internal_error        any uncaught exception: logged, never shown
       429 RateLimitExceeded       rate_limited          Flask-Limiter's; with Retry-After
+      500 InternalServerError     internal_error        any uncaught exception: logged, never shown
     ApiError                      raised by our views with its own status and code
       400 malformed_json, 404 not_found, 412 precondition_failed, 415 unsupported_media_type
       400 json_limit_exceeded, 414 uri_too_long                  (api/inputs.py)

@@ -29,9 +29,14 @@ pytestmark = pytest.mark.live
 DB = "live"
 
 
+def start_on(wire: WireServer, tmp_path: Path, **settings: str) -> Server:
+    """`python -m api` storing in database DB of `wire`."""
+    return start_server(tmp_path, MONGODB_URI=wire.uri, MONGODB_DB=DB, **settings)
+
+
 @pytest.fixture
 def live(tmp_path: Path, wire: WireServer) -> Iterator[Server]:
-    server = start_server(tmp_path, MONGODB_URI=wire.uri, MONGODB_DB=DB)
+    server = start_on(wire, tmp_path)
     yield server
     server.stop()
 
@@ -185,10 +190,9 @@ def wait_until_ready(http: httpx.Client, within: float) -> float:
 def test_an_outage_under_load_fails_fast_loses_no_write_and_recovers(
     tmp_path: Path, wire: WireServer
 ) -> None:
-    live = start_server(
+    live = start_on(
+        wire,
         tmp_path,
-        MONGODB_URI=wire.uri,
-        MONGODB_DB=DB,
         MONGODB_TIMEOUT_MS=str(TIMEOUT_MS),
         RATE_LIMIT_ENABLED="false",  # a load test: 6 clients from one address
     )
@@ -293,13 +297,7 @@ def in_flight(live: Server, requests: list[tuple[Any, ...]]) -> Iterator[list[Fu
 def test_sigterm_completes_requests_in_flight_then_closes_the_client_and_exits_0(
     tmp_path: Path, wire: WireServer
 ) -> None:
-    live = start_server(
-        tmp_path,
-        MONGODB_URI=wire.uri,
-        MONGODB_DB=DB,
-        GRACEFUL_TIMEOUT=str(GRACE_S),
-        MONGODB_TIMEOUT_MS="5000",
-    )
+    live = start_on(wire, tmp_path, GRACEFUL_TIMEOUT=str(GRACE_S), MONGODB_TIMEOUT_MS="5000")
     with httpx.Client(base_url=live.url, timeout=10) as http:
         users = [http.post(USERS, json=course_user(email=f"seed{n}@example.com")) for n in range(3)]
     port = int(live.url.rsplit(":", 1)[1])
@@ -346,12 +344,8 @@ def test_sigterm_answers_503_to_a_request_outlasting_the_grace_period_and_exits_
     tmp_path: Path, wire: WireServer
 ) -> None:
     grace, timeout_s = 1, 3
-    live = start_server(
-        tmp_path,
-        MONGODB_URI=wire.uri,
-        MONGODB_DB=DB,
-        GRACEFUL_TIMEOUT=str(grace),
-        MONGODB_TIMEOUT_MS=str(timeout_s * 1000),
+    live = start_on(
+        wire, tmp_path, GRACEFUL_TIMEOUT=str(grace), MONGODB_TIMEOUT_MS=str(timeout_s * 1000)
     )
     with httpx.Client(base_url=live.url, timeout=10) as http:
         assert http.get("/health/ready").status_code == 200
