@@ -2,9 +2,12 @@
 
 Every operation gets its share. Each request must be answered below 500, with the status the
 corpus expects, in a problem body that shows no internals; and the database (read directly
-from the wire-protocol test server) must hold exactly what it held before.
+from the wire-protocol test server) must hold exactly what it held before. The server requires
+API keys: requests carry a valid write key, so that their bodies are judged, unless the case is
+about the key itself.
 """
 
+import hashlib
 import json
 import socket
 from collections.abc import Iterator
@@ -42,6 +45,14 @@ INTERNALS = [
 ]
 
 
+WRITE_KEY = "corpus-write-key-5f1e2d3c4b5a69788796"
+READ_KEY = "corpus-read-key-0a1b2c3d4e5f60718293"
+API_KEYS = ",".join(
+    f"{name}:{scopes}:{hashlib.sha256(key.encode()).hexdigest()}"
+    for name, scopes, key in [("writer", "read+write", WRITE_KEY), ("reader", "read", READ_KEY)]
+)
+
+
 @dataclass
 class Case:
     name: str
@@ -50,6 +61,7 @@ class Case:
     status: int
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    key: str | bytes | None = WRITE_KEY
 
 
 def json_case(name: str, method: str, path: str, status: int, body: Any, **headers: str) -> Case:
@@ -186,7 +198,28 @@ def read_cases() -> Iterator[Case]:
     yield Case("POST liveness", "POST", "/health/live", 405)
 
 
-CASES = [*write_cases(), *read_cases()]
+def key_cases() -> Iterator[Case]:
+    item = USERS + "/{id}"
+    for method, path, body in [
+        ("POST", USERS, valid()),
+        ("PUT", item, valid()),
+        ("PATCH", item, {"role": "X"}),
+        ("DELETE", item, None),
+    ]:
+        for name, key, status in [
+            ("no key", None, 401),
+            ("wrong key", "corpus-guess", 401),
+            ("read-only key", READ_KEY, 403),
+            ("8 KiB key", "k" * 8192, 401),
+            ("key + a second value", f"{WRITE_KEY}, {WRITE_KEY}", 401),
+            ("Latin-1 key", WRITE_KEY.encode() + b"\xe9", 401),
+        ]:
+            case = json_case(f"{method} {name}", method, path, status, body)
+            case.key = key
+            yield case
+
+
+CASES = [*write_cases(), *read_cases(), *key_cases()]
 
 # Malformed at the HTTP level: sent as raw bytes; Hypercorn's parser answers these itself.
 RAW_REQUESTS = [
@@ -209,14 +242,16 @@ def wire_db() -> Iterator[WireServer]:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, wire_db: WireServer) -> Iterator[Server]:
-    server = start_server(tmp_path_factory.mktemp("corpus"), MONGODB_URI=wire_db.uri, MONGODB_DB=DB)
+    server = start_server(
+        tmp_path_factory.mktemp("corpus"), MONGODB_URI=wire_db.uri, MONGODB_DB=DB, API_KEYS=API_KEYS
+    )
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
 def seeded(live: Server) -> dict[str, str]:
-    with httpx.Client(base_url=live.url) as http:
+    with httpx.Client(base_url=live.url, headers={"X-API-Key": WRITE_KEY}) as http:
         first = http.post(USERS, json=course_user(email="first@example.com"))
         second = http.post(USERS, json=course_user(email="second@example.com"))
     assert (first.status_code, second.status_code) == (201, 201)
@@ -249,7 +284,10 @@ def test_a_hostile_request_is_refused_cleanly_and_changes_nothing(
     path = case.path.replace("{id}", seeded["id"])
 
     with httpx.Client(base_url=live.url, timeout=30) as http:
-        response = http.request(case.method, path, content=body, headers=case.headers)
+        headers: dict[str, str | bytes] = {**case.headers}
+        if case.key is not None:
+            headers["X-API-Key"] = case.key
+        response = http.request(case.method, path, content=body, headers=headers)
 
     assert response.status_code == case.status, response.text
     assert wire_db.documents(DB) == before
@@ -265,6 +303,8 @@ def test_a_hostile_request_is_refused_cleanly_and_changes_nothing(
         for internal in INTERNALS:
             assert internal.lower() not in shown, internal
         assert len(shown) < 1000  # the body, beyond the request path, is never echoed back
+        for key in (WRITE_KEY, READ_KEY, "corpus-guess"):
+            assert key not in response.text
 
 
 @pytest.mark.usefixtures("seeded")
