@@ -6,7 +6,7 @@ from typing import Any
 
 import flask
 
-from api import docs, errors, health, observability
+from api import docs, errors, health, inputs, limits, observability, security
 from api.config import check_config, load_config
 from api.db import Store
 from api.errors import Api
@@ -37,6 +37,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
     app = App(__name__)
     app.config.update(settings)
     app.config.update(
+        # Flask reads FLASK_DEBUG from the environment, and debug mode lets exceptions escape
+        # the error handlers: no setting may turn it on in the served app.
+        DEBUG=False,
+        PROPAGATE_EXCEPTIONS=False,
+        TRAP_HTTP_EXCEPTIONS=False,
+        TRAP_BAD_REQUEST_ERRORS=False,
         MAX_CONTENT_LENGTH=settings["MAX_BODY_BYTES"],
         API_TITLE="Users API",
         API_VERSION=__version__,
@@ -59,11 +65,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
     api = Api(app, spec_kwargs={"marshmallow_plugin": docs.SchemaPlugin()})
     api.register_converter(ObjectIdConverter, objectid_parameter_schema)
     api.register_converter(SkillConverter, skill_parameter_schema)
+    errors.init_app(app)
+    # In the order they check each request; before the blueprints, which they document.
+    inputs.init_app(app, api)
+    limits.init_app(app, api)
+    security.init_app(app, api)
     api.register_blueprint(users.blp)
     api.register_blueprint(health.blp)
     api.register_blueprint(legacy.blp)
     api.register_blueprint(observability.blp)
-    errors.init_app(app)
     app.after_request(_drop_content_type_of_empty)
     docs.init_app(app, api)  # last: it documents every blueprint registered above
     return app

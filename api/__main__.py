@@ -2,7 +2,7 @@
 `python -m api export-openapi DIR` writes the OpenAPI documents, 3.1 and 3.0, JSON and YAML
 (what scripts/export-openapi runs); `python -m api seed --users N` fills the MongoDB at
 MONGODB_URI with realistic users; `python -m api loadtest --url URL` loads a running API (what
-scripts/loadtest runs).
+scripts/loadtest runs); `python -m api new-api-key NAME` makes an API key and its API_KEYS entry.
 """
 
 import argparse
@@ -106,6 +106,21 @@ def seed(count: int, batch_size: int, seed_value: int) -> int:
     return 0
 
 
+def new_api_key(name: str, scopes: str) -> int:
+    from api.security import new_api_key
+
+    key, digest = new_api_key()
+    entry = f"{name}:{scopes}:{digest}"
+    try:
+        load_config({"API_KEYS": entry})
+    except ConfigError as error:
+        print(f"users-api: {error}", file=sys.stderr)
+        return 2
+    print(f"API key for {name!r} (shown once: hand it to the client, keep no copy):\n  {key}")
+    print(f"Its API_KEYS entry (comma-separated from the others):\n  {entry}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m api", description=__doc__)
     commands = parser.add_subparsers(dest="command")
@@ -130,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--timeout", type=float, default=10, help="seconds per request")
     load.add_argument("--seed", type=int, default=0, help="random seed")
     load.add_argument("--report", default="loadtest-report.json", help="JSON report path")
+    key = commands.add_parser("new-api-key", help="make an API key and its API_KEYS entry")
+    key.add_argument("name", help="who the key is for, e.g. ci (A-Z a-z 0-9 _ . -)")
+    key.add_argument("--scopes", default="read+write", help="read, write or read+write")
     args = parser.parse_args(argv)
     if args.command == "loadtest":
         from api import loadtest
@@ -139,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         return export_openapi(args.directory)
     if args.command == "seed":
         return seed(args.users, args.batch_size, args.seed)
+    if args.command == "new-api-key":
+        return new_api_key(args.name, args.scopes)
     return serve()
 
 

@@ -5,8 +5,12 @@ app creation; invalid values stop the service with a message naming the variable
 """
 
 import os
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
+
+import limits
 
 
 class ConfigError(ValueError):
@@ -44,6 +48,65 @@ def _flag(raw: str) -> bool:
     raise ValueError("must be true or false")
 
 
+SCOPES = frozenset({"read", "write"})
+KEY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # lowercase, as hashlib and sha256sum write it
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A configured API key: its name, its scopes and the SHA-256 of the key itself."""
+
+    name: str
+    scopes: frozenset[str]
+    digest: bytes
+
+
+def _api_keys(raw: str) -> tuple[ApiKey, ...]:
+    """`name:scope[+scope]:sha256hex`, comma-separated (`python -m api new-api-key` makes one)."""
+    keys = []
+    for number, entry in enumerate(raw.split(","), start=1):
+        if not entry.strip():
+            continue
+        name, _, rest = entry.strip().partition(":")
+        scopes, _, digest = rest.partition(":")
+        scope_set = frozenset(scopes.split("+"))
+        # Messages quote no part of an entry: a key pasted here by mistake must not be logged.
+        if not KEY_NAME.fullmatch(name):
+            raise ValueError(f"entry {number}: the name must be 1-64 of A-Z a-z 0-9 _ . -")
+        if not scope_set <= SCOPES:
+            raise ValueError(f"entry {number}: the scopes must be read, write or read+write")
+        if not SHA256_HEX.fullmatch(digest):
+            raise ValueError(f"entry {number}: the third part must be the key's SHA-256 in hex")
+        keys.append(ApiKey(name, scope_set, bytes.fromhex(digest)))
+    if len({key.name for key in keys}) != len(keys):
+        raise ValueError("two entries have the same name")
+    return tuple(keys)
+
+
+ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """Exact origins, comma-separated: `https://app.example.com,http://localhost:3000`."""
+    origins = tuple(origin.strip().lower() for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        if not ORIGIN.fullmatch(origin):
+            raise ValueError(
+                f"{origin!r} is not an origin: scheme://host[:port], no path, no wildcard"
+            )
+    return origins
+
+
+def _rate_limit(raw: str) -> str:
+    """Rates in the `limits` notation, `;`-separated: `600/minute`, `10/second;600/minute`."""
+    try:
+        limits.parse_many(raw)
+    except ValueError:
+        raise ValueError("must be like 600/minute or 10/second;600/minute") from None
+    return raw.strip()
+
+
 def _log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -71,11 +134,20 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "LOG_FORMAT": ("json", _log_format),
     "MAX_PAGE_SIZE": (100, _positive_int),
     "MAX_BODY_BYTES": (1_048_576, _positive_int),
+    "MAX_QUERY_BYTES": (2048, _positive_int),
     "GRACEFUL_TIMEOUT": (10, _positive_int),
     "REQUIRE_IF_MATCH": (False, _flag),
     "IDEMPOTENCY_TTL_SECONDS": (86_400, _positive_int),
     "MAX_BATCH_ITEMS": (100, _positive_int),
+    "API_KEYS": ((), _api_keys),
+    "API_KEYS_FOR_READS": (False, _flag),
+    "CORS_ORIGINS": ((), _origins),
+    "RATE_LIMIT": ("600/minute", _rate_limit),
+    "RATE_LIMIT_ENABLED": (True, _flag),
 }
+
+# Settings whose values are never quoted in an error message.
+SECRET = frozenset({"API_KEYS"})
 
 
 def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -92,7 +164,8 @@ def load_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         try:
             config[name] = parse(raw)
         except ValueError as error:
-            raise ConfigError(f"{name}={raw!r}: {error}") from None
+            shown = "..." if name in SECRET else repr(raw)
+            raise ConfigError(f"{name}={shown}: {error}") from None
     check_config(config)
     return config
 
@@ -105,3 +178,5 @@ def check_config(config: Mapping[str, Any]) -> None:
             "would hold its own in-memory store, so requests would see different data. "
             "Set MONGODB_URI to a MongoDB server, or use WORKERS=1."
         )
+    if config["API_KEYS_FOR_READS"] and not config["API_KEYS"]:
+        raise ConfigError("API_KEYS_FOR_READS=true needs API_KEYS: no one could read at all.")

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 USERS = "users"
 IDEMPOTENCY_KEYS = "idempotency_keys"
 
+# Longest a close() may take (see Store.close); shutdown waits for it after GRACEFUL_TIMEOUT.
+CLOSE_TIMEOUT_S = 1.0
+
 # Every query crud.py issues is served by one of these (README, "Indexes").
 USER_INDEXES = [
     IndexModel([("email_key", ASCENDING)], unique=True, name="email_key_unique"),
@@ -227,9 +230,17 @@ class Store:
         self._indexes_ready = True
 
     def close(self) -> None:
-        """Close the client; the store can be opened again afterwards."""
+        """Close the client; the store can be opened again afterwards.
+
+        Takes at most CLOSE_TIMEOUT_S: closing ends the client's server sessions with one
+        command, which a slow or unreachable MongoDB would otherwise hold up for a whole
+        timeout, and it blocks the loop (Motor closes synchronously). The sessions are
+        best-effort anyway: MongoDB expires them on its own.
+        """
         if self._client is not None:
-            self._client.close()
+            with pymongo.timeout(CLOSE_TIMEOUT_S):
+                self._client.close()
+            log.info("MongoDB client closed")
         self._client = None
         self._loop = None
         self._indexes_ready = False

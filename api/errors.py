@@ -12,26 +12,33 @@ present for validation failures only. Where each error comes from:
       405 MethodNotAllowed        method_not_allowed    with Allow
       413 RequestEntityTooLarge   payload_too_large     body over MAX_BODY_BYTES
       422 UnprocessableEntity     validation_failed     with errors (webargs, marshmallow)
+      429 RateLimitExceeded       rate_limited          Flask-Limiter's; with Retry-After
       500 InternalServerError     internal_error        any uncaught exception: logged, never shown
     ApiError                      raised by our views with its own status and code
       400 malformed_json, invalid_query, invalid_cursor, invalid_idempotency_key
       404 not_found, 412 precondition_failed, 415 unsupported_media_type, 422 validation_failed
       428 precondition_required (REQUIRE_IF_MATCH)
+      400 json_limit_exceeded, 414 uri_too_long                  (api/inputs.py)
+      401 api_key_required, api_key_invalid, 403 insufficient_scope  (api/security.py)
     crud.EmailTaken               409 email_taken
     crud.TooManySkills            409 too_many_skills
     crud.KeyInUse                 409 idempotency_key_in_use   with Retry-After
     crud.KeyReused                422 idempotency_key_reused
     crud.VersionMismatch          412 precondition_failed
     db.DatabaseUnavailable        503 database_unavailable  with Retry-After
+    cancelled at shutdown         503 shutting_down         with Retry-After (api/serving.py):
+                                  still running when GRACEFUL_TIMEOUT is over
 """
 
 import http
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import flask
 import flask_smorest
+from apispec import BasePlugin
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -42,6 +49,9 @@ from api.schemas import ProblemSchema
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+# What RFC 3986 allows unencoded in a path, besides letters, digits and "_.-~".
+PATH_CHARACTERS = "/:@!$&'()*+,;="
 
 # Seconds a client should wait before retrying when MongoDB is unavailable.
 RETRY_AFTER_SECONDS = 5
@@ -55,9 +65,11 @@ CODES = {
     409: "conflict",
     412: "precondition_failed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_failed",
     428: "precondition_required",
+    429: "rate_limited",
     500: "internal_error",
     503: "service_unavailable",
 }
@@ -72,6 +84,18 @@ DOCUMENTED: dict[int, tuple[str, str, str]] = {
         "`Idempotency-Key` is malformed (`invalid_idempotency_key`).",
         "malformed_json",
         "The request body is not valid JSON.",
+    ),
+    401: (
+        "A key is needed and `X-API-Key` is missing (`api_key_required`, with "
+        "`WWW-Authenticate`) or is no configured key (`api_key_invalid`).",
+        "api_key_required",
+        "This operation needs an API key in the X-API-Key header.",
+    ),
+    403: (
+        "The API key lacks the scope the method needs: `write`, or `read` with "
+        "API_KEYS_FOR_READS (`insufficient_scope`).",
+        "insufficient_scope",
+        "This API key does not have the write scope.",
     ),
     404: (
         "No user has this id, or the id is not a 24-hex-character ObjectId.",
@@ -95,6 +119,11 @@ DOCUMENTED: dict[int, tuple[str, str, str]] = {
         "payload_too_large",
         "The data value transmitted exceeds the capacity limit.",
     ),
+    414: (
+        "The query string is longer than MAX_QUERY_BYTES (`uri_too_long`).",
+        "uri_too_long",
+        "The query string is longer than 2048 bytes.",
+    ),
     415: (
         "The request body is not `application/json`.",
         "unsupported_media_type",
@@ -111,6 +140,11 @@ DOCUMENTED: dict[int, tuple[str, str, str]] = {
         "REQUIRE_IF_MATCH is on and the write has no `If-Match`: send the user's ETag.",
         "precondition_required",
         "This server requires If-Match with the user's current ETag on every write.",
+    ),
+    429: (
+        "The client exceeded RATE_LIMIT (`rate_limited`); retry after `Retry-After` seconds.",
+        "rate_limited",
+        "Too many requests: retry after the time in Retry-After.",
     ),
     500: (
         "A bug: logged with its traceback on the server, never detailed to the client.",
@@ -182,7 +216,8 @@ def problem_body(
         "title": http.HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
-        "instance": flask.request.path,
+        # A URI reference: percent-encoded, whatever bytes a hostile path held.
+        "instance": quote(flask.request.path, safe=PATH_CHARACTERS),
         "code": code,
     }
     if errors:
@@ -233,10 +268,52 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
+OperationDocumenter = Callable[[str, str, dict[str, Any]], None]
+
+
+class OperationDocs(BasePlugin):
+    """Lets the parts of the app that act on many operations at once (API keys, rate limits,
+    input limits) document each operation they apply to.
+
+    A documenter is called with the blueprint name, the HTTP method and the operation, and
+    decides by the same rule that guards the requests, so a new route is documented as it is
+    guarded.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.documenters: list[OperationDocumenter] = []
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        rule = kwargs.get("rule")
+        if rule is None or operations is None:
+            return
+        blueprint = rule.endpoint.partition(".")[0]
+        for method, operation in operations.items():
+            for document in self.documenters:
+                document(blueprint, method.upper(), operation)
+
+
+def add_error_responses(operation: dict[str, Any], *statuses: int) -> None:
+    """Document that `operation` can answer these error statuses (problem details)."""
+    responses = {str(code): response for code, response in operation["responses"].items()}
+    responses.update({str(status): http.HTTPStatus(status).name for status in statuses})
+    operation["responses"] = dict(
+        sorted(responses.items(), key=lambda item: (item[0] == "default", item[0]))
+    )
+
+
 class Api(flask_smorest.Api):
     """flask-smorest's Api, answering and documenting every error as problem details."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self, app: flask.Flask, *, spec_kwargs: dict[str, Any], **kwargs: Any) -> None:
+        self.operation_docs = OperationDocs()
+        plugins = [*spec_kwargs.get("extra_plugins", ()), self.operation_docs]
+        super().__init__(app, spec_kwargs={**spec_kwargs, "extra_plugins": plugins}, **kwargs)
 
     def _register_responses(self) -> None:
         # flask-smorest documents error responses as application/json; ours are problem+json.

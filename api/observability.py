@@ -91,6 +91,8 @@ def _start() -> None:
 
 
 def _finish(response: flask.Response) -> flask.Response:
+    if "started" not in flask.g:  # a response made outside a request's hooks (shutdown's 503)
+        return response
     elapsed = time.perf_counter() - flask.g.started
     storage = sum(flask.g.storage_seconds)
     rule = flask.request.url_rule

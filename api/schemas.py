@@ -11,13 +11,29 @@ import marshmallow as ma
 from marshmallow import validate
 from webargs.fields import DelimitedList
 
-# A JSON Schema `pattern` is searched anywhere in the string; marshmallow matches from the start.
-# This one means the same in both: at least one character that is neither white space nor a
-# control character. The class is spelled out because `\s` differs between ECMA-262 (what the
-# spec's readers use) and Python (\x1c-\x1f and \x85 are white space only in Python).
-NOT_BLANK = validate.Regexp(
-    r"[\s\S]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]",
-    error="Must not be blank.",
+# Refused in every text field: C0 and C1 controls (NUL included), the line and paragraph
+# separators, and the bidirectional embedding, override and isolate controls, which make text
+# display otherwise than it reads ("Trojan Source", CVE-2021-42574). Right-to-left scripts are
+# text like any other; the implicit marks U+200E and U+200F are allowed.
+CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+# White space, spelt out: `\s` differs between Python and the ECMAScript of JSON Schema.
+SPACES = r" \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\ufeff"
+
+
+class FullMatch(validate.Regexp):
+    """A regex the whole value must match, as JSON Schema reads an anchored `pattern`."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
+
+
+# Not blank, no control character. Each part's characters exclude the next part's, so the
+# match takes linear time whatever the input (no backtracking blow-up).
+TEXT = FullMatch(
+    rf"^[{SPACES}]*[^{SPACES}{CONTROLS}][^{CONTROLS}]*$",
+    error="Must not be blank nor contain control characters.",
 )
 
 
@@ -72,7 +88,7 @@ def _doc(description: str, example: Any) -> dict[str, Any]:
 
 def _text(description: str, example: str, *, max_length: int = 100) -> dict[str, Any]:
     """Keyword arguments of a non-blank string field of at most `max_length` characters."""
-    checks = [validate.Length(min=1, max=max_length), NOT_BLANK]
+    checks = [validate.Length(min=1, max=max_length), TEXT]
     return {"validate": checks, **_doc(description, example)}
 
 
@@ -103,7 +119,7 @@ class UserSchema(ma.Schema):
     name = ma.fields.String(required=True, **_text("Display name, not blank.", "Priyanshu"))
     email = ma.fields.Email(
         required=True,
-        validate=validate.Length(max=254),
+        validate=[validate.Length(max=254), TEXT],
         **_doc("Unique, compared case-insensitively; stored as given.", "priyanshu@example.com"),
     )
     role = ma.fields.String(**_text("Job title; not blank.", "DevOps Engineer"))
@@ -206,17 +222,19 @@ class UserListQuerySchema(ma.Schema):
         **_doc("Users per page; values above MAX_PAGE_SIZE (100) are capped.", 20),
     )
     role = ma.fields.String(
-        validate=validate.Length(min=1, max=100),
+        validate=[validate.Length(min=1, max=100), TEXT],
         **_doc("Only users with exactly this role.", "DevOps Engineer"),
     )
     active = QueryBoolean(**_doc("Only active (true) or inactive (false) users.", True))
     skill = ma.fields.List(
-        ma.fields.String(validate=validate.Length(min=1, max=100), **_doc("A skill.", "Docker")),
+        ma.fields.String(
+            validate=[validate.Length(min=1, max=100), TEXT], **_doc("A skill.", "Docker")
+        ),
         validate=validate.Length(max=10),
         **_doc("Only users having every one of these skills (repeat the argument).", ["Docker"]),
     )
     company = ma.fields.String(
-        validate=validate.Length(min=1, max=100),
+        validate=[validate.Length(min=1, max=100), TEXT],
         **_doc("Only users who worked for this company (exact name).", "Company A"),
     )
     min_years = ma.fields.Integer(
@@ -228,7 +246,7 @@ class UserListQuerySchema(ma.Schema):
         **_doc("Only users with at most this many years of experience.", 10),
     )
     q = ma.fields.String(
-        validate=validate.Length(min=1, max=100),
+        validate=[validate.Length(min=1, max=100), TEXT],
         **_doc("Case-insensitive substring of the name or the email, taken literally.", "pri"),
     )
     created_after = ma.fields.AwareDateTime(

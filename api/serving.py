@@ -23,6 +23,7 @@ background loop thread, option a, so that path also uses one loop per process.
 """
 
 import asyncio
+import contextlib
 import contextvars
 import sys
 import threading
@@ -34,6 +35,7 @@ import flask
 from greenlet import greenlet
 
 from api.db import Store
+from api.errors import RETRY_AFTER_SECONDS, problem
 
 # Most of a body over MAX_BODY_BYTES that is read (and dropped) before answering 413.
 DRAIN_BYTES = 16 * 1024 * 1024
@@ -221,16 +223,39 @@ class AsgiApp:
                 if close is not None:
                     close()
 
-        content = await _run_in_greenlet(call_app)
-        status, headers = response_start
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (name.lower().encode("latin-1"), value.encode("latin-1"))
-                    for name, value in headers
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": content})
+        try:
+            content = await _run_in_greenlet(call_app)
+        except asyncio.CancelledError:
+            # Hypercorn cancels the requests still running when GRACEFUL_TIMEOUT is over, and
+            # would answer them 500: a 503 tells the client to retry (on another instance).
+            with contextlib.suppress(Exception):  # the client may be gone as well
+                await _send_response(send, *self._shutting_down(environ))
+            raise
+        await _send_response(send, *response_start, content)
+
+    def _shutting_down(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        with self.app.request_context(environ):
+            response = self.app.process_response(
+                problem(
+                    503,
+                    "shutting_down",
+                    "The server is shutting down; retry the request.",
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
+            )
+            return response.status_code, response.headers.to_wsgi_list(), response.get_data()
+
+
+async def _send_response(
+    send: Send, status: int, headers: list[tuple[str, str]], content: bytes
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})

@@ -1,6 +1,12 @@
-"""Fixtures: a fresh app and in-memory store per test; helpers shared by the HTTP tests."""
+"""Fixtures: a fresh app and store per test; helpers shared by the HTTP tests.
+
+The store is in memory (mongomock-motor), or, for tests marked `real_driver`, also real Motor
+over TCP against the wire-protocol test server (tests/mongo_wire.py): each such test runs once
+per backend.
+"""
 
 import socket
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from api import create_app
+from tests.mongo_wire import WireServer
 
 pytest_plugins = ["tests.live_server"]  # the `server` and `http` fixtures of the live tests
 
@@ -57,8 +64,56 @@ def app_config() -> dict[str, Any]:
     return {}
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if not metafunc.definition.get_closest_marker("real_driver"):
+        return
+    own_configs = [
+        config
+        for mark in metafunc.definition.iter_markers("parametrize")
+        if mark.args[0] == "app_config"
+        for config in mark.args[1]
+    ]
+    # A test that picks its own MONGODB_URI uses that server whatever the backend: run it once.
+    if not any("MONGODB_URI" in config for config in own_configs):
+        metafunc.parametrize("backend", ["memory", "wire"])
+
+
 @pytest.fixture
-def app(app_config: dict[str, Any]) -> Iterator[flask.Flask]:
+def backend() -> str:
+    """Where the `app` fixture stores: "memory", or "wire" for tests marked real_driver."""
+    return "memory"
+
+
+@pytest.fixture(scope="session")
+def wire_server() -> Iterator[WireServer]:
+    """One wire-protocol server for the session; tests using it get a database each."""
+    server = WireServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def wire() -> Iterator[WireServer]:
+    """A wire-protocol server of the test's own, free to be stopped or slowed down."""
+    server = WireServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def database_name() -> str:
+    return f"test_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def app(
+    app_config: dict[str, Any], backend: str, request: pytest.FixtureRequest
+) -> Iterator[flask.Flask]:
+    if backend == "wire":
+        server: WireServer = request.getfixturevalue("wire_server")
+        # The test's own settings win, so a test may still point at an unreachable server.
+        app_config = {"MONGODB_URI": server.uri, "MONGODB_DB": database_name(), **app_config}
     app = create_app(app_config)
     yield app
     app.extensions["store"].close()

@@ -14,6 +14,9 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+USERS = "/api/v1/users"
+# PyMongo re-checks server selection every 0.5 s, so a timeout is noticed up to 0.5 s late.
+SELECTION_GRANULARITY = 0.5
 
 
 @dataclass
@@ -45,7 +48,14 @@ def free_port() -> int:
 def start_server(tmp_path: Path, **settings: str) -> Server:
     """`python -m api` on a free port, in-memory unless `settings` say otherwise."""
     port = free_port()
-    env = {"HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "INFO", **settings}
+    # Every test client shares 127.0.0.1: rate limiting is on only where a test asks for it.
+    env = {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "LOG_LEVEL": "INFO",
+        "RATE_LIMIT_ENABLED": "false",
+        **settings,
+    }
     return start_process(tmp_path, "api", port, "/health/live", env)
 
 

@@ -57,3 +57,43 @@ def test_several_workers_need_a_shared_database() -> None:
         load_config({"WORKERS": "2"})
 
     assert load_config({"WORKERS": "2", "MONGODB_URI": "mongodb://db"})["WORKERS"] == 2
+
+
+DIGEST = "ab" * 32
+
+
+def test_api_keys_are_names_scopes_and_digests() -> None:
+    keys = load_config({"API_KEYS": f" ci:read+write:{DIGEST} , dash:read:{'cd' * 32},"})[
+        "API_KEYS"
+    ]
+
+    assert [(key.name, sorted(key.scopes), key.digest.hex()) for key in keys] == [
+        ("ci", ["read", "write"], DIGEST),
+        ("dash", ["read"], "cd" * 32),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("s3cr3t-key-pasted-by-mistake", "entry 1: the scopes"),
+        ("s3cr3t:key/pasted", "entry 1: the scopes"),
+        ("s3cr3t/key", "entry 1: the name"),
+        (f"ci:admin:{DIGEST}", "entry 1: the scopes"),
+        (f"ci:read:{DIGEST},ci2:write:s3cr3t-key-pasted-by-mistake", "entry 2: the third part"),
+        (f"ci:read:{DIGEST.upper()}", "entry 1: the third part"),
+        (f"ci:read:{DIGEST},ci:write:{DIGEST}", "two entries have the same name"),
+    ],
+)
+def test_invalid_api_keys_are_refused_without_quoting_them(value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as raised:
+        load_config({"API_KEYS": value})
+
+    assert str(raised.value).startswith("API_KEYS=...: ")
+    assert "s3cr3t" not in str(raised.value)
+    assert DIGEST not in str(raised.value).lower()
+
+
+def test_keys_for_reads_need_keys() -> None:
+    with pytest.raises(ConfigError, match="API_KEYS_FOR_READS=true needs API_KEYS"):
+        load_config({"API_KEYS_FOR_READS": "true"})

@@ -81,7 +81,7 @@ def test_docs_pages_forbid_the_browser_to_load_anything_from_elsewhere(
         for directive in client.get(path).headers["Content-Security-Policy"].split(";")
     )
 
-    assert policy["default-src"] == "'self'"
+    assert policy["default-src"] == "'none'"
     for directive, sources in policy.items():
         assert "://" not in sources, directive
         assert "*" not in sources, directive

@@ -7,6 +7,7 @@ examples per operation are bounded, so a run is repeatable and takes seconds. Wh
 while this was written, and how each finding was fixed, is in tests/contract/SCHEMATHESIS.md.
 """
 
+import hashlib
 import os
 import re
 import subprocess
@@ -23,6 +24,10 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 CONFIG = ROOT / "tests" / "contract" / "schemathesis.toml"
 HOOKS = ROOT / "tests" / "contract" / "hooks.py"
 SEED = 20241115
+# The server requires keys, as a production one would, and schemathesis holds a valid one: it
+# then also checks that a missing or wrong key is refused (401).
+FUZZ_KEY = "fuzz-0123456789abcdef0123456789abcdef"
+API_KEYS = f"fuzz:read+write:{hashlib.sha256(FUZZ_KEY.encode()).hexdigest()}"
 # Test cases per operation and phase: (document, max examples, fewest test cases expected).
 RUNS = [("openapi.json", 100, 1000), ("openapi-3.0.json", 30, 400)]
 
@@ -31,7 +36,7 @@ RUNS = [("openapi.json", 100, 1000), ("openapi-3.0.json", 30, 400)]
 def test_schemathesis_finds_no_failure(
     tmp_path: Path, document: str, max_examples: int, fewest: int
 ) -> None:
-    server = start_server(tmp_path)
+    server = start_server(tmp_path, API_KEYS=API_KEYS)
     try:
         result = subprocess.run(
             [
@@ -43,7 +48,7 @@ def test_schemathesis_finds_no_failure(
                 *("--generation-database", "none", "--request-timeout", "10"),
             ],
             cwd=tmp_path,
-            env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)},
+            env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "FUZZ_API_KEY": FUZZ_KEY},
             capture_output=True,
             text=True,
             timeout=600,

@@ -13,14 +13,11 @@ import httpx
 import pytest
 
 from tests.conftest import assert_problem, closed_port, course_user
-from tests.live_server import ROOT, Server, start_server
+from tests.live_server import ROOT, SELECTION_GRANULARITY, USERS, Server, start_server
 
 pytestmark = pytest.mark.live
 
-USERS = "/api/v1/users"
 TIMEOUT_MS = 500
-# PyMongo re-checks server selection every 0.5 s, so a timeout is noticed up to 0.5 s late.
-SELECTION_GRANULARITY = 0.5
 LOOP_ERRORS = ("Event loop is closed", "attached to a different loop", "another event loop")
 
 

@@ -3,16 +3,19 @@
 import functools
 import http
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import flask
 import flask_smorest
-from webargs.flaskparser import FlaskParser
+import marshmallow as ma
+from marshmallow.utils import missing
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import BaseConverter
 
+from api import inputs
 from api.db import Store
 from api.errors import ApiError
-from api.schemas import NOT_BLANK
+from api.schemas import TEXT
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,8 +24,9 @@ class ArgumentsParser(FlaskParser):
     """webargs' parser, with two changes.
 
     Unknown query parameters are refused like unknown body fields (webargs drops them), so a
-    typo such as `?rol=DevOps` is a 422 rather than an unfiltered list. A body that is not
-    JSON is told apart from one that fails the schema.
+    typo such as `?rol=DevOps` is a 422 rather than an unfiltered list. Bodies are parsed by
+    api/inputs.py: strict JSON within limits, and a body that is not JSON (400) is told apart
+    from one that fails the schema (422).
     """
 
     DEFAULT_UNKNOWN_BY_LOCATION = {
@@ -31,8 +35,12 @@ class ArgumentsParser(FlaskParser):
         "querystring": None,
     }
 
-    def _handle_invalid_json_error(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise ApiError(400, "malformed_json", "The request body is not valid JSON.")
+    def load_json(self, req: flask.Request, schema: ma.Schema) -> Any:
+        if not is_json_request(req):
+            return missing
+        body = req.get_data(cache=True)
+        # An empty body is no body: the schema then names the required fields.
+        return inputs.load_json(body) if body else missing
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -97,7 +105,7 @@ def skill_parameter_schema(_converter: BaseConverter) -> dict[str, Any]:
         "type": "string",
         "minLength": 1,
         "maxLength": 100,
-        "pattern": NOT_BLANK.regex.pattern,
+        "pattern": TEXT.regex.pattern,
         "example": "Docker",
     }
 
