@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -13,7 +14,14 @@ import httpx
 import pytest
 
 from tests.conftest import assert_problem, closed_port, course_user
-from tests.live_server import ROOT, SELECTION_GRANULARITY, USERS, Server, start_server
+from tests.live_server import (
+    ROOT,
+    SELECTION_GRANULARITY,
+    USERS,
+    Server,
+    free_port,
+    start_server,
+)
 
 pytestmark = pytest.mark.live
 
@@ -210,3 +218,41 @@ def test_invalid_configuration_stops_start_up_with_a_clear_message(
 
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_the_asgi_app_runs_under_uvicorn_too(tmp_path: Path) -> None:
+    """`api:create_asgi_app` is a plain ASGI app: uvicorn (uvloop, httptools) serves it as is."""
+    port = free_port()
+    log = tmp_path / "uvicorn.log"
+    env = {key: value for key, value in os.environ.items() if key != "MONGODB_URI"}
+    command = [
+        *(sys.executable, "-m", "uvicorn", "--factory", "api:create_asgi_app"),
+        *("--host", "127.0.0.1", "--port", str(port), "--lifespan", "on", "--no-access-log"),
+    ]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{server.url}/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, server.output()
+                time.sleep(0.1)
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            created = http.post(USERS, json=course_user(email="uvicorn@example.com"))
+            assert created.status_code == 201
+            location = created.headers["location"]
+            assert http.get(location).json() == created.json()
+            assert http.head(location).status_code == 200
+            assert http.delete(location).status_code == 204
+            assert http.get(location).status_code == 404
+    finally:
+        # uvicorn shuts down gracefully, then re-raises SIGTERM: -15 is its normal ending.
+        assert server.stop() in (0, -signal.SIGTERM)
+    assert "in-memory" in server.output()
+    assert "Application shutdown complete" in server.output()
