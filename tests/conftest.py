@@ -7,14 +7,16 @@ per backend.
 
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import flask
 import pytest
+import pytest_asyncio
 from flask.testing import FlaskClient
 
 from api import create_app
+from api.db import Store
 from tests.mongo_wire import WireServer
 
 pytest_plugins = ["tests.live_server"]  # the `server` and `http` fixtures of the live tests
@@ -117,6 +119,14 @@ def app(
     app = create_app(app_config)
     yield app
     app.extensions["store"].close()
+
+
+@pytest_asyncio.fixture
+async def db() -> AsyncIterator[Store]:
+    """A fresh in-memory store, for storage functions called directly."""
+    store = Store(uri=None, database="test", timeout_ms=1000)
+    yield store
+    store.close()
 
 
 @pytest.fixture

@@ -1,23 +1,14 @@
 """Storage functions called directly, on the in-memory store (pytest-asyncio)."""
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from api import crud
 from api.db import Store
 from tests.conftest import course_user
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def db() -> AsyncIterator[Store]:
-    store = Store(uri=None, database="test", timeout_ms=1000)
-    yield store
-    store.close()
 
 
 async def test_open_creates_the_indexes(db: Store) -> None:

@@ -1,10 +1,8 @@
 """Idempotency-Key on createUser and createUsers."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from flask.testing import FlaskClient
 
 from api import crud
@@ -86,13 +84,6 @@ def test_a_malformed_key_is_400(client: FlaskClient, key: str) -> None:
 
     assert_problem(response, 400, "invalid_idempotency_key")
     assert client.get(USERS).json["total"] == 0
-
-
-@pytest_asyncio.fixture
-async def db() -> AsyncIterator[Store]:
-    store = Store(uri=None, database="test", timeout_ms=1000)
-    yield store
-    store.close()
 
 
 @pytest.mark.asyncio

@@ -3,10 +3,8 @@
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
 from api import crud
 from api.db import Store
@@ -23,13 +21,6 @@ def test_fake_users_are_valid_distinct_and_reproducible() -> None:
     assert len({user["email"] for user in users}) == 300
     assert users == list(fake_users(300, seed=7))
     assert users != list(fake_users(300, seed=8))
-
-
-@pytest_asyncio.fixture
-async def db() -> AsyncIterator[Store]:
-    store = Store(uri=None, database="seeding", timeout_ms=1000)
-    yield store
-    store.close()
 
 
 @pytest.mark.asyncio
