@@ -3,7 +3,7 @@
 A Motor client belongs to the loop it was created on; using it from another loop fails with
 "attached to a different loop" or "Event loop is closed" (mongomock-motor hides this because it
 does no I/O). `Store` therefore creates its client inside the loop that serves requests (see
-api/asgi.py for which loop that is) and refuses to be used from any other loop.
+api/serving.py for which loop that is) and refuses to be used from any other loop.
 
 This module and crud.py are the only ones that import the driver, so moving from Motor to
 PyMongo's `AsyncMongoClient` (Motor's end of life: May 2026, critical fixes until May 2027)
