@@ -149,15 +149,14 @@ CORS_RESPONSE_HEADERS = [
 CORS_MAX_AGE_S = 600
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-# Inline code: a <script> or <style> element without attributes (a src= script is a file).
-INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
+# Inline code: a <script> element without attributes (a src= script is a file).
+INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 
-def _source_hashes(html: str, tag: str) -> str:
+def _script_hashes(html: str) -> str:
     return "".join(
         f" 'sha256-{base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()}'"
-        for found, code in INLINE.findall(html)
-        if found == tag
+        for code in INLINE_SCRIPT.findall(html)
     )
 
 
@@ -169,7 +168,7 @@ def docs_csp(html: str, *, redoc: bool = False) -> str:
     `data:` fonts. Scripts stay hash-only on both pages.
     """
     return (
-        f"default-src 'none'; script-src 'self'{_source_hashes(html, 'script')}; "
+        f"default-src 'none'; script-src 'self'{_script_hashes(html)}; "
         f"style-src 'self' 'unsafe-inline'; img-src 'self' data:{' blob:' if redoc else ''}; "
         f"connect-src 'self'; font-src 'self'{' data:' if redoc else ''}; "
         f"{'worker-src blob:; ' if redoc else ''}base-uri 'none'; form-action 'none'; "
