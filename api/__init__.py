@@ -4,9 +4,7 @@ import importlib.metadata
 from collections.abc import Mapping
 from typing import Any
 
-import flask
-
-from api import docs, errors, health, inputs, limits, observability, security
+from api import docs, errors, health, observability, pipeline
 from api.config import check_config, load_config
 from api.db import Store
 from api.errors import Api
@@ -58,7 +56,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
         idempotency_ttl_seconds=settings["IDEMPOTENCY_TTL_SECONDS"],
         observe_command=metrics.observe_command,
     )
-    observability.init_app(app, metrics)
 
     app.url_map.converters["objectid"] = ObjectIdConverter
     app.url_map.converters["skill"] = SkillConverter
@@ -66,24 +63,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
     api.register_converter(ObjectIdConverter, objectid_parameter_schema)
     api.register_converter(SkillConverter, skill_parameter_schema)
     errors.init_app(app)
-    # In the order they check each request; before the blueprints, which they document.
-    inputs.init_app(app, api)
-    limits.init_app(app, api)
-    security.init_app(app, api)
+    pipeline.init_app(app, api, metrics)  # before the blueprints, which its steps document
     api.register_blueprint(users.blp)
     api.register_blueprint(health.blp)
     api.register_blueprint(legacy.blp)
     api.register_blueprint(observability.blp)
-    app.after_request(_drop_content_type_of_empty)
     docs.init_app(app, api)  # last: it documents every blueprint registered above
     return app
-
-
-def _drop_content_type_of_empty(response: flask.Response) -> flask.Response:
-    # 204 and 304 have no body, so a Content-Type would describe nothing.
-    if response.status_code in (204, 304):
-        response.headers.pop("Content-Type", None)
-    return response
 
 
 def create_asgi_app(config: Mapping[str, Any] | None = None) -> AsgiApp:

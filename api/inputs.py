@@ -106,9 +106,9 @@ def _check_structure(value: Any) -> None:
             pending.append((item, depth + 1))
 
 
-def init_app(app: flask.Flask, api: Api) -> None:
-    """Refuse long query strings before every request, and document it on every operation."""
-    app.before_request(limit_query_string)
+def init_app(api: Api) -> None:
+    """Document on every operation that a long query string is refused (the check is a step
+    of api/pipeline.py)."""
     api.operation_docs.documenters.append(_document)
 
 

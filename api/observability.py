@@ -7,11 +7,17 @@
   echoed on every response and put in every problem body as `request_id`.
 - `Server-Timing`: `db` (time in storage operations) and `app` (the whole request), in ms.
 - With ACCESS_LOG, one structured log line per request (request id, method, route, status,
-  duration, database time) on the `api.access` logger.
+  duration, database time) on the `api.access` logger; refused requests (4xx) share a budget of
+  REFUSED_LINES_PER_SECOND lines, and what the budget drops is counted in one line a second, so
+  a flood of 404s or 429s cannot flood the log.
+
+Labels take only bounded values, whatever clients send: `method` is one of KNOWN_METHODS or
+`OTHER`, `route` a route template or `unmatched`, `status` a status the server answered.
 """
 
 import logging
 import re
+import threading
 import time
 import uuid
 
@@ -32,6 +38,9 @@ from api.resources import Blueprint
 access_log = logging.getLogger("api.access")
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"
+REFUSED_LINES_PER_SECOND = 10
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 blp = Blueprint("monitoring", __name__, description="Metrics for Prometheus.")
@@ -72,64 +81,129 @@ class Metrics:
             registry=self.registry,
         )
 
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        labels = (method if method in KNOWN_METHODS else "OTHER", route, str(status))
+        self.requests.labels(*labels).inc()
+        self.latency.labels(*labels).observe(seconds)
+
     def observe_command(self, command: str, seconds: float, failed: bool) -> None:
         self.commands.labels(command, "failure" if failed else "success").observe(seconds)
         if failed:
             self.command_failures.labels(command).inc()
 
 
-def _metrics() -> Metrics:
-    return flask.current_app.extensions["metrics"]
+class LogBudget:
+    """At most `per_second` lines a second; what it refuses is counted and reported once a
+    second, in the next line it allows (or the next refusal after the second is over)."""
+
+    def __init__(self, logger: logging.Logger, per_second: int) -> None:
+        self.logger = logger
+        self.per_second = per_second
+        self._lock = threading.Lock()  # the driver's threads log too
+        self._second = 0
+        self._used = 0
+        self._dropped = 0
+
+    def allow(self) -> bool:
+        """Whether one more line fits in this second's budget."""
+        now = int(time.monotonic())
+        with self._lock:
+            if now != self._second:
+                dropped, self._second, self._used, self._dropped = self._dropped, now, 0, 0
+                if dropped:
+                    self.logger.warning("log budget: %d lines dropped in the last second", dropped)
+            if self._used < self.per_second:
+                self._used += 1
+                return True
+            self._dropped += 1
+            return False
 
 
-def _start() -> None:
-    flask.g.started = time.perf_counter()
-    flask.g.storage_seconds = count_storage_time()
-    given = flask.request.headers.get("X-Request-ID", "")
-    flask.g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-    _metrics().in_flight.inc()
+_refused_lines = LogBudget(access_log, REFUSED_LINES_PER_SECOND)
 
 
-def _finish(response: flask.Response) -> flask.Response:
-    if "started" not in flask.g:  # a response made outside a request's hooks (shutdown's 503)
-        return response
-    elapsed = time.perf_counter() - flask.g.started
-    storage = sum(flask.g.storage_seconds)
-    rule = flask.request.url_rule
-    route = rule.rule if rule is not None else "unmatched"
-    method, status = flask.request.method, str(response.status_code)
-    metrics = _metrics()
-    metrics.requests.labels(method, route, status).inc()
-    metrics.latency.labels(method, route, status).observe(elapsed)
-    response.headers["X-Request-ID"] = flask.g.request_id
-    response.headers["Server-Timing"] = f"db;dur={storage * 1000:.2f}, app;dur={elapsed * 1000:.2f}"
-    if flask.current_app.config["ACCESS_LOG"]:
+def request_id(given: str | None) -> str:
+    """The request's id: the client's when well-formed, else a new one."""
+    return given if given is not None and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def server_timing(storage_seconds: float, elapsed_seconds: float) -> str:
+    return f"db;dur={storage_seconds * 1000:.2f}, app;dur={elapsed_seconds * 1000:.2f}"
+
+
+def record(
+    metrics: Metrics,
+    *,
+    access_log_on: bool,
+    request_id: str,
+    method: str,
+    route: str,
+    path: str,
+    status: int,
+    elapsed: float,
+    storage: float,
+) -> None:
+    """Count an answered request, and log it when ACCESS_LOG is on (within the budget)."""
+    metrics.observe_request(method, route, status, elapsed)
+    if access_log_on and (status < 400 or status >= 500 or _refused_lines.allow()):
         access_log.info(
             "request",
             extra={
-                "request_id": flask.g.request_id,
+                "request_id": request_id,
                 "method": method,
                 "route": route,
-                "path": flask.request.path,
-                "status": response.status_code,
+                "path": path,
+                "status": status,
                 "duration_ms": round(elapsed * 1000, 3),
                 "db_ms": round(storage * 1000, 3),
             },
         )
+
+
+def _metrics() -> Metrics:
+    return flask.current_app.extensions["metrics"]
+
+
+def start() -> None:
+    """Before the view: the clock, the request id, requests in flight."""
+    g = flask.g
+    g.started = time.perf_counter()
+    g.storage_seconds = count_storage_time()
+    g.request_id = request_id(flask.request.headers.get("X-Request-ID"))
+    _metrics().in_flight.inc()
+
+
+def finish(response: flask.Response) -> flask.Response:
+    """After the view: X-Request-ID and Server-Timing; count and log the request."""
+    g = flask.g
+    if "started" not in g:  # a response made outside a request's hooks (shutdown's 503)
+        return response
+    elapsed = time.perf_counter() - g.started
+    storage = sum(g.storage_seconds)
+    request = flask.request
+    rule = request.url_rule
+    headers = response.headers
+    headers["X-Request-ID"] = g.request_id
+    headers["Server-Timing"] = server_timing(storage, elapsed)
+    app = flask.current_app
+    record(
+        app.extensions["metrics"],
+        access_log_on=app.config["ACCESS_LOG"],
+        request_id=g.request_id,
+        method=request.method,
+        route=rule.rule if rule is not None else UNMATCHED,
+        path=request.path,
+        status=response.status_code,
+        elapsed=elapsed,
+        storage=storage,
+    )
     return response
 
 
-def _leave(_error: BaseException | None) -> None:
+def leave(_error: BaseException | None) -> None:
+    """Teardown: the request is no longer in flight."""
     if "started" in flask.g:
         _metrics().in_flight.dec()
-
-
-def init_app(app: flask.Flask, metrics: Metrics) -> None:
-    """Measure every request of `app` into `metrics`."""
-    app.extensions["metrics"] = metrics
-    app.before_request(_start)
-    app.after_request(_finish)
-    app.teardown_request(_leave)
 
 
 @blp.route("/metrics")

@@ -149,6 +149,12 @@ CORS_RESPONSE_HEADERS = [
 CORS_MAX_AGE_S = 600
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# What every response says, and the CSP of every response that is not a docs page.
+COMMON_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+API_HEADERS = {**COMMON_HEADERS, "Cache-Control": "no-store", "Content-Security-Policy": API_CSP}
 # Inline code: a <script> element without attributes (a src= script is a file).
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
@@ -179,8 +185,7 @@ def docs_csp(html: str, *, redoc: bool = False) -> str:
 def secure_headers(response: flask.Response) -> flask.Response:
     """after_request: the headers every response carries."""
     headers = response.headers
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
+    headers.update(COMMON_HEADERS)
     headers.setdefault("Cache-Control", "no-store")  # static files keep their own
     if flask.request.blueprint == DOCS_BLUEPRINT and response.mimetype == "text/html":
         redoc = flask.request.endpoint == f"{DOCS_BLUEPRINT}.redoc"
@@ -190,13 +195,8 @@ def secure_headers(response: flask.Response) -> flask.Response:
     return response
 
 
-def init_app(app: flask.Flask, api: Api) -> None:
-    """Check keys before every request, add CORS and security headers to every response;
-    document the key scheme and what each operation needs."""
-    api.spec.components.security_scheme(SCHEME, SECURITY_SCHEME)
-    api.operation_docs.documenters.append(document)
-    app.before_request(authenticate)
-    app.after_request(secure_headers)
+def enable_cors(app: flask.Flask) -> None:
+    """Answer preflights and add CORS headers to responses, for the origins in CORS_ORIGINS."""
     if app.config["CORS_ORIGINS"]:
         flask_cors.CORS(
             app,
@@ -205,6 +205,13 @@ def init_app(app: flask.Flask, api: Api) -> None:
             expose_headers=CORS_RESPONSE_HEADERS,
             max_age=CORS_MAX_AGE_S,
         )
+
+
+def init_app(app: flask.Flask, api: Api) -> None:
+    """Document the key scheme and what each operation needs; warn when no key is needed.
+    (The checks and headers are steps of api/pipeline.py.)"""
+    api.spec.components.security_scheme(SCHEME, SECURITY_SCHEME)
+    api.operation_docs.documenters.append(document)
     if not app.config["API_KEYS"]:
         log.warning(
             "API_KEYS is not set: anyone who can reach the service can create, change and "
