@@ -20,6 +20,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import flask
 from flask.views import MethodView
@@ -96,9 +97,15 @@ class LogBudget:
     """At most `per_second` lines a second; what it refuses is counted and reported once a
     second, in the next line it allows (or the next refusal after the second is over)."""
 
-    def __init__(self, logger: logging.Logger, per_second: int) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger,
+        per_second: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.logger = logger
         self.per_second = per_second
+        self.clock = clock
         self._lock = threading.Lock()  # the driver's threads log too
         self._second = 0
         self._used = 0
@@ -106,7 +113,7 @@ class LogBudget:
 
     def allow(self) -> bool:
         """Whether one more line fits in this second's budget."""
-        now = int(time.monotonic())
+        now = int(self.clock())
         with self._lock:
             if now != self._second:
                 dropped, self._second, self._used, self._dropped = self._dropped, now, 0, 0

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.__main__ import configure_logging
+from api.observability import LogBudget
 from tests.conftest import assert_problem, course_user, create
 
 USERS = "/api/v1/users"
@@ -47,6 +48,37 @@ def test_requests_are_counted_by_route_template_method_and_status(client: FlaskC
     latency = frozenset({"method": "GET", "route": item, "status": "200", "le": "+Inf"}.items())
     assert found[("http_request_duration_seconds_bucket", latency)] == 1
     assert found[("http_requests_in_flight", frozenset())] == 1  # the /metrics request itself
+
+
+def test_labels_stay_bounded_whatever_the_method_and_path(client: FlaskClient) -> None:
+    for n in range(5):
+        client.open(f"/nowhere/{n}", method=f"BREW{n}")
+        client.open(f"{USERS}/{n}", method="PROPFIND")
+
+    found = samples(client)
+    requests = {dict(labels)["method"] for name, labels in found if name == "http_requests_total"}
+    routes = {dict(labels)["route"] for name, labels in found if name == "http_requests_total"}
+    assert requests == {"OTHER"}
+    assert routes == {"unmatched"}
+
+
+def test_the_log_budget_drops_lines_past_it_and_says_how_many() -> None:
+    logger = logging.getLogger("tests.budget")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    now = [100.0]
+    try:
+        budget = LogBudget(logger, per_second=3, clock=lambda: now[0])
+        first_second = [budget.allow() for _ in range(10)]
+        now[0] += 1
+        next_second = [budget.allow() for _ in range(2)]
+    finally:
+        logger.removeHandler(handler)
+
+    assert first_second == [True] * 3 + [False] * 7
+    assert next_second == [True, True]
+    assert stream.getvalue() == "log budget: 7 lines dropped in the last second\n"
 
 
 def test_mongodb_commands_are_observed(app: Flask, client: FlaskClient) -> None:

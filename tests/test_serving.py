@@ -31,9 +31,25 @@ def probe_app() -> AsgiApp:
     async def fails() -> str:
         raise ValueError("hidden detail")
 
+    async def times_out() -> dict[str, Any]:
+        # asyncio.timeout cancels the current task: the ASGI task that finishes the coroutine.
+        try:
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(5)
+        except TimeoutError:
+            return {"timed_out": True, "path": flask.request.path}
+        return {"timed_out": False}
+
+    async def fails_after_waiting() -> str:
+        await asyncio.sleep(0)
+        await asyncio.get_running_loop().run_in_executor(None, int, "not a number")
+        return "unreachable"
+
     app.add_url_rule("/probe/loop", view_func=loop_id)
     app.add_url_rule("/probe/slow", view_func=slow)
     app.add_url_rule("/probe/fails", view_func=fails)
+    app.add_url_rule("/probe/timeout", view_func=times_out)
+    app.add_url_rule("/probe/fails-after-waiting", view_func=fails_after_waiting)
     return AsgiApp(app)
 
 
@@ -201,3 +217,36 @@ async def test_lifespan_opens_the_store_on_the_loop_and_closes_it() -> None:
     # Closed: the in-memory data went with the client, and the store opens afresh.
     assert (await crud.list_users(app.store))["total"] == 0
     app.store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_coroutine_finished_by_the_asgi_task_is_cancelled_and_timed_out_as_in_a_task(
+    http: httpx.AsyncClient,
+) -> None:
+    timed = await http.get("/probe/timeout")
+    failed = await http.get("/probe/fails-after-waiting")
+
+    assert timed.json() == {"timed_out": True, "path": "/probe/timeout"}
+    assert failed.status_code == 500  # the executor's ValueError reached the view, then Flask
+
+
+@pytest.mark.asyncio
+async def test_liveness_is_answered_before_flask_as_flask_answers_it(
+    asgi: AsgiApp, http: httpx.AsyncClient
+) -> None:
+    fast = await http.get("/health/live", headers={"X-Request-ID": "probe-1"})
+    through_flask = await http.get("/health/live?via=flask", headers={"X-Request-ID": "probe-2"})
+    head = await http.head("/health/live")
+
+    assert fast.status_code == through_flask.status_code == 200
+    assert fast.json() == through_flask.json() == {"status": "ok"}
+    assert set(fast.headers) == set(through_flask.headers)
+    for name in ("content-type", "cache-control", "content-security-policy", "referrer-policy"):
+        assert fast.headers[name] == through_flask.headers[name]
+    assert fast.headers["x-request-id"] == "probe-1"
+    assert fast.headers["server-timing"].startswith("db;dur=0.00, app;dur=")
+    assert head.content == b""
+    assert head.headers["content-length"] == fast.headers["content-length"] == "15"
+    requests = asgi.metrics.requests
+    assert requests.labels("GET", "/health/live", "200")._value.get() == 2
+    assert requests.labels("HEAD", "/health/live", "200")._value.get() == 1
