@@ -176,6 +176,17 @@ def _filter_conditions(filters: Mapping[str, Any]) -> list[dict[str, Any]]:
     return conditions
 
 
+def _all_of(conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    """One filter matching every condition: their keys in one document when no two share a key
+    (what MongoDB reads as AND, and mongomock tests faster than a `$and`), else a `$and`."""
+    merged: dict[str, Any] = {}
+    for condition in conditions:
+        if merged.keys() & condition.keys():
+            return {"$and": conditions}
+        merged.update(condition)
+    return merged
+
+
 @storage_operation
 async def list_users(
     db: Store,
@@ -200,7 +211,7 @@ async def list_users(
     field = SORT_FIELDS[sort.lstrip("-")]
     direction = DESCENDING if descending else ASCENDING
     conditions = _filter_conditions(filters or {})
-    query = {"$and": conditions} if conditions else {}
+    query = _all_of(conditions)
     if after is not None:
         value, user_id = after
         beyond = "$lt" if descending else "$gt"
@@ -215,7 +226,7 @@ async def list_users(
     # The limit goes to find(), so the server applies it (mongomock-motor's to_list ignores
     # its length argument). One user more than a page tells whether another page follows.
     cursor = users.find(
-        {"$and": conditions} if conditions else {},
+        _all_of(conditions),
         projection,
         sort=[(field, direction), ("_id", direction)],
         skip=skip,
