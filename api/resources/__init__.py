@@ -58,7 +58,8 @@ class Blueprint(flask_smorest.Blueprint):
         webargs reads a body of another media type as no body at all, which would give a
         misleading 422 about missing fields.
         """
-        parse = super().arguments(schema, location=location, **kwargs)
+        # An instance, made once: given a class, webargs would build a schema per request.
+        parse = super().arguments(resolve_schema_instance(schema), location=location, **kwargs)
         if location != "json":
             return parse
 
