@@ -9,6 +9,7 @@ about the key itself.
 
 import hashlib
 import json
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -232,6 +233,62 @@ RAW_REQUESTS = [
 ]
 
 
+# Header values of any bytes, on a raw socket: an HTTP client refuses to send most of them, and
+# the server sees them as Latin-1 text (so b"\xb9" is SUPERSCRIPT ONE, which isdigit() but int()
+# refuses). Each value goes into each header below; none is an ETag, key or id this API issued.
+ODD_VALUES = [
+    b'"01"',
+    b'"\xb9"',
+    b'"\xb2", "\xb3"',
+    '"\u0661"'.encode(),  # ARABIC-INDIC DIGIT ONE, as UTF-8
+    '"\uff11"'.encode(),  # FULLWIDTH DIGIT ONE
+    b'"9223372036854775808"',  # 2**63
+    b'"1' + b"0" * 30 + b'"',
+    b'"' + b"9" * 5000 + b'"',
+    b'"\xff\xfe\x80"',
+    b'W/"x", "\xc3\x28"',
+    b'","' * 2000,
+    b"\xef\xbb\xbf",
+    b"%00",
+    b"a\tb",
+]
+# header -> (method, path, body, the status every odd value gets)
+ODD_HEADERS = {
+    b"If-Match": [
+        ("PUT", USERS + "/{id}", json.dumps(valid(email="first@example.com")).encode(), 412),
+        ("PATCH", USERS + "/{id}", b'{"role": "X"}', 412),
+        ("DELETE", USERS + "/{id}", b"", 412),
+        ("PUT", USERS + "/{id}/skills/Go", b"", 412),
+        ("DELETE", USERS + "/{id}/skills/Docker", b"", 412),
+    ],
+    b"If-None-Match": [("GET", USERS + "/{id}", b"", 200)],
+    b"Idempotency-Key": [("POST", USERS, json.dumps(valid()).encode(), 400)],
+    b"X-API-Key": [("PATCH", USERS + "/{id}", b'{"role": "X"}', 401)],
+    b"Content-Type": [("PATCH", USERS + "/{id}", b'{"role": "X"}', 415)],
+    b"X-Request-ID": [("GET", USERS + "/{id}", b"", 200)],
+}
+# 1 to 255 printable ASCII characters are a valid Idempotency-Key: those would create a user.
+IDEMPOTENCY_KEY = re.compile(rb"[!-~]{1,255}")
+HEADER_CASES = [
+    (header, value, *request)
+    for header, requests in ODD_HEADERS.items()
+    for request in requests
+    for value in ODD_VALUES
+    if not (header == b"Idempotency-Key" and IDEMPOTENCY_KEY.fullmatch(value))
+]
+
+
+def exchange(server: Server, request: bytes) -> bytes:
+    """Send raw bytes to the server; return everything it answers until it closes."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
 @pytest.fixture(scope="module")
 def wire_db() -> Iterator[WireServer]:
     server = WireServer()
@@ -311,17 +368,55 @@ def test_a_hostile_request_is_refused_cleanly_and_changes_nothing(
 @pytest.mark.parametrize("raw", RAW_REQUESTS, ids=[f"raw{n}" for n in range(len(RAW_REQUESTS))])
 def test_malformed_http_is_refused_below_500(live: Server, wire_db: WireServer, raw: bytes) -> None:
     before = wire_db.documents(DB)
-    host, port = live.url.removeprefix("http://").split(":")
 
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(raw)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
+    answer = exchange(live, raw)
 
     status_line = answer.split(b"\r\n", 1)[0]
     assert answer == b"" or int(status_line.split()[1]) < 500, answer[:200]
     assert wire_db.documents(DB) == before
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "method", "path", "body", "status"),
+    HEADER_CASES,
+    ids=[f"{case[2]} {case[3]} {case[0].decode()} {case[1][:12]!r}" for case in HEADER_CASES],
+)
+def test_a_header_of_any_bytes_gets_its_status_and_changes_nothing(
+    live: Server,
+    wire_db: WireServer,
+    seeded: dict[str, str],
+    header: bytes,
+    value: bytes,
+    method: str,
+    path: str,
+    body: bytes,
+    status: int,
+) -> None:
+    before = wire_db.documents(DB)
+    key = b"" if header == b"X-API-Key" else b"X-API-Key: " + WRITE_KEY.encode() + b"\r\n"
+    content_type = b"" if header == b"Content-Type" else b"Content-Type: application/json\r\n"
+    request = (
+        f"{method} {path.replace('{id}', seeded['id'])} HTTP/1.1\r\n".encode()
+        + b"Host: corpus\r\nConnection: close\r\n"
+        + key
+        + (content_type if body else b"")
+        + b"Content-Length: %d\r\n" % len(body)
+        + header
+        + b": "
+        + value
+        + b"\r\n\r\n"
+        + body
+    )
+
+    answer = exchange(live, request)
+
+    head, _, content = answer.partition(b"\r\n\r\n")
+    assert int(head.split(b" ", 2)[1]) == status, answer[:300]
+    assert wire_db.documents(DB) == before
+    if status >= 400:
+        assert json.loads(content)["status"] == status
+    if header == b"X-Request-ID":
+        assert value not in head.split(b"\r\n", 1)[1]  # made up anew, not echoed
 
 
 def test_the_server_survived_the_corpus(

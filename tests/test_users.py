@@ -471,6 +471,53 @@ def test_a_write_with_a_current_if_match_succeeds(
         assert client.get(user_url(user)).status_code == 404
 
 
+# Tags of any content: none is a version this API issued, none may be a 500.
+ODD_TAGS = [
+    '"01"',  # 1 with a leading zero: a strong comparison is of the exact characters
+    '"+1"',
+    '"1_0"',
+    '" 1"',
+    '"\u0661"',  # ARABIC-INDIC DIGIT ONE: int() reads it as 1
+    '"\uff11"',  # FULLWIDTH DIGIT ONE
+    '"\u00b9"',  # SUPERSCRIPT ONE: isdigit() but not int()
+    '"\u00b2", "\u00b3"',
+    '"1e3"',
+    '"-1"',
+    '"0"',
+    '"9223372036854775808"',  # 2**63: past BSON's int64
+    '"1' + "0" * 30 + '"',
+    '"' + "9" * 5000 + '"',  # past int()'s 4300 digits
+    '"\xff\xfe"',
+    '"1',
+    "W/",
+    '","' * 2000,
+    "*, *",
+]
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("if_match", ODD_TAGS)
+def test_an_if_match_of_any_content_that_is_not_the_etag_is_412(
+    client: FlaskClient, method: str, if_match: str
+) -> None:
+    user, response = write_with_if_match(client, method, if_match)
+
+    assert_problem(response, 412, "precondition_failed")
+    assert client.get(user_url(user)).json == user
+
+
+@pytest.mark.parametrize("if_none_match", ODD_TAGS)
+def test_an_if_none_match_of_any_content_that_is_not_the_etag_is_200(
+    client: FlaskClient, if_none_match: str
+) -> None:
+    user = create(client)
+
+    response = client.get(user_url(user), headers={"If-None-Match": if_none_match})
+
+    assert response.status_code == 200
+    assert response.json == user
+
+
 def test_a_stale_etag_after_a_write_is_refused(client: FlaskClient) -> None:
     created = client.post(USERS, json=course_user())
     etag = created.headers["ETag"]
