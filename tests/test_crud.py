@@ -44,6 +44,20 @@ async def test_emails_are_unique_regardless_of_case(db: Store) -> None:
     assert (await crud.list_users(db))["total"] == 1
 
 
+async def test_emails_are_unique_per_mailbox_whatever_the_spelling(db: Store) -> None:
+    await crud.create_user(db, data=course_user(email="anna@bu\u0308cher.example"))
+
+    for spelling in ["Anna@B\u00fccher.example", "anna@xn--bcher-kva.example"]:
+        with pytest.raises(crud.EmailTaken):
+            await crud.create_user(db, data=course_user(email=spelling))
+    other = await crud.create_user(db, data=course_user(email="other@example.com"))
+    with pytest.raises(crud.EmailTaken):
+        await crud.update_user(
+            db, user_id=other["id"], changes={"email": "ANNA@B\u00dcCHER.example"}
+        )
+    assert (await crud.list_users(db))["total"] == 2
+
+
 async def test_get_of_a_missing_user_is_none(db: Store) -> None:
     assert await crud.get_user(db, user_id="0123456789abcdef01234567") is None
 
