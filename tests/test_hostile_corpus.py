@@ -308,7 +308,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, wire_db: WireServer) -> Itera
 
 @pytest.fixture(scope="module")
 def seeded(live: Server) -> dict[str, str]:
-    with httpx.Client(base_url=live.url, headers={"X-API-Key": WRITE_KEY}) as http:
+    with httpx.Client(base_url=live.url, headers={"X-API-Key": WRITE_KEY}, timeout=30) as http:
         first = http.post(USERS, json=course_user(email="first@example.com"))
         second = http.post(USERS, json=course_user(email="second@example.com"))
     assert (first.status_code, second.status_code) == (201, 201)
@@ -422,7 +422,7 @@ def test_a_header_of_any_bytes_gets_its_status_and_changes_nothing(
 def test_the_server_survived_the_corpus(
     live: Server, wire_db: WireServer, seeded: dict[str, str]
 ) -> None:
-    with httpx.Client(base_url=live.url) as http:
+    with httpx.Client(base_url=live.url, timeout=30) as http:
         assert http.get(f"{USERS}/{seeded['id']}").status_code == 200
     assert [document["email"] for document in wire_db.documents(DB)] == [
         "first@example.com",
