@@ -1,8 +1,10 @@
 """Async storage functions for users: plain dicts in, plain dicts out, no HTTP.
 
 A stored user document carries, besides the API fields:
-- `email_key`: the case-folded email, under a unique index, so uniqueness is enforced by MongoDB
-  (never check-then-insert) and is case-insensitive while `email` keeps the spelling given;
+- `email_key`: the mailbox the email names (api/emails.py: NFC, case-folded, the domain mapped by
+  IDNA UTS 46), under a unique index, so uniqueness is enforced by MongoDB (never
+  check-then-insert) and every spelling of one mailbox is one user, while `email` keeps the
+  spelling given;
 - `version`: incremented by every write; the ETag is derived from it and conditional writes
   (If-Match) filter on it, so a stale write is refused atomically by the write itself.
 
@@ -18,6 +20,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from api import emails
 from api.db import Store, storage_operation
 
 # The fields a client can write; a replacement removes the ones it leaves out.
@@ -62,7 +65,7 @@ def _now() -> datetime:
 
 
 def _email_key(email: str) -> str:
-    return email.casefold()
+    return emails.mailbox_key(email)
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -51,7 +51,7 @@ def _fingerprint() -> str:
     raw = flask.request.get_data()
     try:
         body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or too deep for json: the view refuses it
         body = raw
     request = f"{flask.request.method} {flask.request.path}\n".encode()
     return hashlib.sha256(request + body).hexdigest()

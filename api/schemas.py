@@ -4,12 +4,16 @@ Request bodies are strict JSON: a number is not a string, "true" is not a boolea
 or read-only fields are refused (422), so what the spec says is exactly what is accepted.
 """
 
+import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import validate
 from webargs.fields import DelimitedList
+
+from api import emails
 
 # Refused in every text field: C0 and C1 controls (NUL included), the line and paragraph
 # separators, and the bidirectional embedding, override and isolate controls, which make text
@@ -81,6 +85,63 @@ class UtcDateTime(ma.fields.DateTime):
         return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class QueryInteger(ma.fields.Integer):
+    """An integer in a query string: ASCII digits, optionally after a `-`.
+
+    int() alone would also read ARABIC-INDIC DIGIT ONE (U+0661) as 1, and " 1", "+1", "1_000".
+    """
+
+    DIGITS = re.compile("-?[0-9]+")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if not (isinstance(value, str) and self.DIGITS.fullmatch(value)):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class QueryDateTime(ma.fields.AwareDateTime):
+    """An RFC 3339 instant in a query string (UTC when it has no offset), as a UTC datetime.
+
+    An offset can take an instant past the years 1 to 9999 that a datetime holds
+    (`9999-12-31T23:59:59-01:00`): that is not a valid instant either, rather than a 500 where
+    the query is built.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(default_timezone=UTC, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        instant = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return instant.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
+
+
+class Text(ma.fields.String):
+    """A string, normalized to Unicode NFC: two spellings of `Café` (a composed `é`, or `e`
+    then U+0301) are one text, as stored, compared and counted."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return unicodedata.normalize("NFC", super()._deserialize(value, attr, data, **kwargs))
+
+
+def _valid_email(address: str) -> None:
+    try:
+        emails.mailbox_key(address)
+    except emails.NotAnAddress:
+        raise ma.ValidationError("Not a valid email address.") from None
+
+
+class EmailAddress(Text):
+    """An email address as api/emails.py defines one, normalized to NFC like any text."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        validators = [validate.Length(max=emails.MAX_LENGTH), TEXT, _valid_email]
+        metadata = {"format": "email", **kwargs.pop("metadata", {})}
+        super().__init__(validate=validators, metadata=metadata, **kwargs)
+
+
 def _doc(description: str, example: Any) -> dict[str, Any]:
     """The `metadata` keyword argument of a field: what the spec says of it."""
     return {"metadata": {"description": description, "example": example}}
@@ -100,7 +161,7 @@ class ExperienceSchema(ma.Schema):
         **_doc("Years of professional experience, 0 to 80.", 5),
     )
     companies = ma.fields.List(
-        ma.fields.String(**_text("A company name.", "Company A")),
+        Text(**_text("A company name.", "Company A")),
         load_default=list,
         validate=validate.Length(max=50),
         **_doc("Companies worked for, at most 50.", ["Company A", "Company B"]),
@@ -116,15 +177,19 @@ class UserSchema(ma.Schema):
             "MongoDB ObjectId, 24 hex characters; set by the server.", "6566f0c4e1b2c3d4e5f60718"
         ),
     )
-    name = ma.fields.String(required=True, **_text("Display name, not blank.", "Priyanshu"))
-    email = ma.fields.Email(
+    name = Text(required=True, **_text("Display name, not blank.", "Priyanshu"))
+    email = EmailAddress(
         required=True,
-        validate=[validate.Length(max=254), TEXT],
-        **_doc("Unique, compared case-insensitively; stored as given.", "priyanshu@example.com"),
+        **_doc(
+            "Unique: one mailbox, one user. Stored as given, normalized to Unicode NFC. Compared "
+            "case-insensitively, and with the domain mapped by IDNA (UTS 46), so `bücher.example`, "
+            "`xn--bcher-kva.example` and `ｂüｃｈｅｒ.example` are one domain.",
+            "priyanshu@example.com",
+        ),
     )
-    role = ma.fields.String(**_text("Job title; not blank.", "DevOps Engineer"))
+    role = Text(**_text("Job title; not blank.", "DevOps Engineer"))
     skills = ma.fields.List(
-        ma.fields.String(**_text("A skill.", "Docker")),
+        Text(**_text("A skill.", "Docker")),
         load_default=list,
         validate=[validate.Length(max=MAX_SKILLS), _unique],
         metadata={
@@ -203,7 +268,7 @@ USER_EXAMPLE = {
 class UserListQuerySchema(ma.Schema):
     """Paging, filters and order of a user list. Every filter given must match."""
 
-    page = ma.fields.Integer(
+    page = QueryInteger(
         validate=validate.Range(min=1, max=10_000_000),
         **_doc("Page number, from 1 (default 1). Not with `cursor`.", 1),
     )
@@ -216,47 +281,43 @@ class UserListQuerySchema(ma.Schema):
             "cursor neither repeats nor skips users when others are added meanwhile."
         },
     )
-    page_size = ma.fields.Integer(
+    page_size = QueryInteger(
         load_default=20,
         validate=validate.Range(min=1),
         **_doc("Users per page; values above MAX_PAGE_SIZE (100) are capped.", 20),
     )
-    role = ma.fields.String(
+    role = Text(
         validate=[validate.Length(min=1, max=100), TEXT],
         **_doc("Only users with exactly this role.", "DevOps Engineer"),
     )
     active = QueryBoolean(**_doc("Only active (true) or inactive (false) users.", True))
     skill = ma.fields.List(
-        ma.fields.String(
-            validate=[validate.Length(min=1, max=100), TEXT], **_doc("A skill.", "Docker")
-        ),
+        Text(validate=[validate.Length(min=1, max=100), TEXT], **_doc("A skill.", "Docker")),
         validate=validate.Length(max=10),
         **_doc("Only users having every one of these skills (repeat the argument).", ["Docker"]),
     )
-    company = ma.fields.String(
+    company = Text(
         validate=[validate.Length(min=1, max=100), TEXT],
         **_doc("Only users who worked for this company (exact name).", "Company A"),
     )
-    min_years = ma.fields.Integer(
+    min_years = QueryInteger(
         validate=validate.Range(min=0, max=80),
         **_doc("Only users with at least this many years of experience.", 3),
     )
-    max_years = ma.fields.Integer(
+    max_years = QueryInteger(
         validate=validate.Range(min=0, max=80),
         **_doc("Only users with at most this many years of experience.", 10),
     )
-    q = ma.fields.String(
+    q = Text(
         validate=[validate.Length(min=1, max=100), TEXT],
         **_doc("Case-insensitive substring of the name or the email, taken literally.", "pri"),
     )
-    created_after = ma.fields.AwareDateTime(
-        default_timezone=UTC,
+    created_after = QueryDateTime(
         **_doc(
             "Only users created strictly after this instant (RFC 3339).", "2024-01-01T00:00:00Z"
         ),
     )
-    created_before = ma.fields.AwareDateTime(
-        default_timezone=UTC,
+    created_before = QueryDateTime(
         **_doc(
             "Only users created strictly before this instant (RFC 3339).", "2025-01-01T00:00:00Z"
         ),
@@ -287,12 +348,12 @@ class UserListQuerySchema(ma.Schema):
 class LegacyListQuerySchema(ma.Schema):
     """Paging of the course service's bare user list."""
 
-    page = ma.fields.Integer(
+    page = QueryInteger(
         load_default=1,
         validate=validate.Range(min=1, max=10_000_000),
         **_doc("Page number, from 1.", 1),
     )
-    page_size = ma.fields.Integer(
+    page_size = QueryInteger(
         validate=validate.Range(min=1),
         **_doc("Users per page (default and cap: MAX_PAGE_SIZE, 100).", 100),
     )

@@ -44,6 +44,40 @@ async def test_emails_are_unique_regardless_of_case(db: Store) -> None:
     assert (await crud.list_users(db))["total"] == 1
 
 
+async def test_emails_are_unique_per_mailbox_whatever_the_spelling(db: Store) -> None:
+    await crud.create_user(db, data=course_user(email="anna@bu\u0308cher.example"))
+
+    for spelling in ["Anna@B\u00fccher.example", "anna@xn--bcher-kva.example"]:
+        with pytest.raises(crud.EmailTaken):
+            await crud.create_user(db, data=course_user(email=spelling))
+    other = await crud.create_user(db, data=course_user(email="other@example.com"))
+    with pytest.raises(crud.EmailTaken):
+        await crud.update_user(
+            db, user_id=other["id"], changes={"email": "ANNA@B\u00dcCHER.example"}
+        )
+    assert (await crud.list_users(db))["total"] == 2
+
+
+async def test_rewriting_the_email_of_a_document_keyed_by_the_old_rule_rekeys_it(
+    db: Store,
+) -> None:
+    # The earlier key was the address case-folded: a Unicode domain, not its A-label.
+    old = {**course_user(email="Anna@B\u00fccher.example"), "email_key": "anna@b\u00fccher.example"}
+    users = await db.users()
+    old_id = str((await users.insert_one({**old, "version": 1})).inserted_id)
+    # Under the old key, the same mailbox could be stored twice.
+    twin = await crud.create_user(db, data=course_user(email="anna@xn--bcher-kva.example"))
+
+    with pytest.raises(crud.EmailTaken):  # the collision shows, for a person to resolve
+        await crud.update_user(db, user_id=old_id, changes={"email": old["email"]})
+    await crud.delete_user(db, user_id=twin["id"])
+    await crud.update_user(db, user_id=old_id, changes={"email": old["email"]})
+
+    document = await users.find_one({})
+    assert document["email_key"] == "anna@xn--bcher-kva.example"
+    assert document["email"] == old["email"]
+
+
 async def test_get_of_a_missing_user_is_none(db: Store) -> None:
     assert await crud.get_user(db, user_id="0123456789abcdef01234567") is None
 

@@ -198,7 +198,7 @@ def test_without_keys_writes_are_open_and_start_up_says_so(
 def test_a_live_server_logs_no_key(tmp_path: Path) -> None:
     server = start_server(tmp_path, API_KEYS=API_KEYS, ACCESS_LOG="true", LOG_LEVEL="DEBUG")
     try:
-        with httpx.Client(base_url=server.url) as http:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
             created = http.post(USERS, json=course_user(), headers=keyed(BOTH))
             assert created.status_code == 201
             assert http.get(USERS, headers=keyed(READER)).status_code == 200

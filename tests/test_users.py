@@ -59,6 +59,146 @@ def test_create_with_a_taken_email_in_other_case_is_409_and_stores_nothing(
     assert client.get(USERS).json["total"] == 1
 
 
+# --- one mailbox, one user ------------------------------------------------------------------
+
+COMPOSED = "anna@b\u00fccher.example"  # ü as one code point
+SPELLINGS = [
+    COMPOSED,
+    "anna@bu\u0308cher.example",  # u, then COMBINING DIAERESIS
+    "anna@xn--bcher-kva.example",  # the domain's ASCII (A-label) form
+    "anna@\uff42\u00fc\uff43\uff48\uff45\uff52.example",  # fullwidth letters
+    "anna@b\u00fccher\u3002example",  # IDEOGRAPHIC FULL STOP between the labels
+    "ANNA@B\u00dcCHER.EXAMPLE",
+    "Anna@BU\u0308CHER.example",
+]
+
+
+@pytest.mark.parametrize("first", [COMPOSED, SPELLINGS[1]])
+@pytest.mark.parametrize("second", SPELLINGS)
+def test_every_spelling_of_one_mailbox_is_one_user(
+    client: FlaskClient, first: str, second: str
+) -> None:
+    create(client, email=first)
+
+    response = client.post(USERS, json=course_user(name="Other", email=second))
+
+    assert_problem(response, 409, "email_taken")
+    assert client.get(USERS).json["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("anna@bu\u0308cher.example", COMPOSED),  # decomposed: accepted, stored NFC
+        ("jose\u0301@example.com", "jos\u00e9@example.com"),
+        ("Anna@xn--bcher-kva.example", "Anna@xn--bcher-kva.example"),  # else as given
+        ("\u0930\u093e\u092e@example.com", "\u0930\u093e\u092e@example.com"),  # Devanagari
+        ("Priyanshu@Example.COM", "Priyanshu@Example.COM"),
+    ],
+)
+def test_email_is_stored_as_given_in_nfc(client: FlaskClient, given: str, stored: str) -> None:
+    user = create(client, email=given)
+
+    assert user["email"] == stored
+    assert client.get(user_url(user)).json["email"] == stored
+    assert client.get(f"{USERS}?q={stored.split('@')[0]}").json["total"] == 1
+
+
+def test_put_and_patch_to_another_spelling_of_a_taken_mailbox_are_409(
+    client: FlaskClient,
+) -> None:
+    create(client, email=COMPOSED)
+    other = create(client, email="other@example.com")
+
+    for method, body in [
+        ("PUT", course_user(email=SPELLINGS[2])),
+        ("PATCH", {"email": SPELLINGS[3]}),
+    ]:
+        response = client.open(user_url(other), method=method, json=body)
+        assert_problem(response, 409, "email_taken")
+    assert client.get(user_url(other)).json == other
+
+
+def test_a_user_may_respell_its_own_mailbox(client: FlaskClient) -> None:
+    user = create(client, email=COMPOSED)
+
+    response = client.patch(user_url(user), json={"email": SPELLINGS[2]})
+
+    assert response.status_code == 200
+    assert response.json["email"] == SPELLINGS[2]
+
+
+def test_a_batch_holding_two_spellings_of_one_mailbox_creates_one_user(
+    client: FlaskClient,
+) -> None:
+    items = [course_user(email=COMPOSED), course_user(email=SPELLINGS[1])]
+
+    response = client.post(f"{USERS}/batch", json={"items": items})
+
+    assert [item["status"] for item in response.json["items"]] == [201, 409]
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "anna@bu\u0308cher",  # one label
+        "anna@b\u00fccher.example.",  # a trailing dot
+        "anna@-b\u00fccher.example",
+        "anna@b_cher.example",
+        "anna@\U0001f600.example",  # UTS 46 disallows emoji
+        "anna@\u200d.example",  # ZERO WIDTH JOINER alone
+        "anna\uff20example.com",  # FULLWIDTH COMMERCIAL AT is not an @
+        "an na@example.com",
+        "an\u00a0na@example.com",
+        "an..na@example.com",
+        "anna@[300.1.1.1]",
+        "@example.com",
+    ],
+)
+def test_what_is_not_an_email_address_is_422(client: FlaskClient, email: str) -> None:
+    response = client.post(USERS, json=course_user(email=email))
+
+    problem = assert_problem(response, 422, "validation_failed")
+    assert problem["errors"] == {"email": ["Not a valid email address."]}
+
+
+# --- text is stored NFC -------------------------------------------------------------------
+
+CAFE, CAFE_DECOMPOSED = "Caf\u00e9", "Cafe\u0301"
+
+
+def test_text_fields_are_stored_nfc(client: FlaskClient) -> None:
+    user = create(
+        client,
+        name=CAFE_DECOMPOSED,
+        role=f"{CAFE_DECOMPOSED} owner",
+        skills=[CAFE_DECOMPOSED],
+        experience={"years": 1, "companies": [CAFE_DECOMPOSED]},
+    )
+
+    assert user["name"] == CAFE
+    assert user["role"] == f"{CAFE} owner"
+    assert user["skills"] == [CAFE]
+    assert user["experience"]["companies"] == [CAFE]
+    for query in [f"skill={CAFE}", f"company={CAFE}", f"role={CAFE} owner", f"q={CAFE}"]:
+        assert client.get(f"{USERS}?{query}").json["total"] == 1, query
+    for query in [f"skill={CAFE_DECOMPOSED}", f"q={CAFE_DECOMPOSED}"]:
+        assert client.get(f"{USERS}?{query}").json["total"] == 1, query
+
+
+def test_two_spellings_of_a_skill_are_one_skill(client: FlaskClient) -> None:
+    response = client.post(USERS, json=course_user(skills=[CAFE, CAFE_DECOMPOSED]))
+    assert_problem(response, 422, "validation_failed")
+
+    created = client.post(USERS, json=course_user(skills=[CAFE]))
+    user_skill = f"{user_url(created.json)}/skills/{CAFE_DECOMPOSED}"
+    added = client.put(user_skill)
+    assert added.json["skills"].count(CAFE) == 1
+    assert added.headers["ETag"] == created.headers["ETag"]  # nothing changed
+    removed = client.delete(user_skill)
+    assert CAFE not in removed.json["skills"]
+
+
 def test_an_integral_float_is_an_integer_as_in_json_schema(client: FlaskClient) -> None:
     response = client.post(USERS, json=course_user(experience={"years": 5.0}))
 
@@ -319,6 +459,17 @@ def test_list_sorts_by_name_email_and_creation(client: FlaskClient) -> None:
         ("active=1", "active"),
         ("role=", "role"),
         ("unknown=1", "unknown"),
+        # Integers are ASCII digits: int() alone reads all of these as numbers.
+        ("page=%D9%A1", "page"),  # ARABIC-INDIC DIGIT ONE
+        ("page=%EF%BC%92", "page"),  # FULLWIDTH DIGIT TWO
+        ("page_size=1_0", "page_size"),
+        ("min_years=+1", "min_years"),
+        ("max_years=%201", "max_years"),
+        ("min_years=1%C2%A0", "min_years"),  # a no-break space after
+        ("page=%C2%B2", "page"),  # SUPERSCRIPT TWO
+        # An offset taking the instant out of the years 1 to 9999.
+        ("created_after=9999-12-31T23:59:59-01:00", "created_after"),
+        ("created_before=0001-01-01T00:00:00%2B01:00", "created_before"),
     ],
 )
 def test_list_refuses_invalid_query_arguments_with_422(
@@ -469,6 +620,53 @@ def test_a_write_with_a_current_if_match_succeeds(
         assert response.headers["ETag"] != '"1"'
     else:
         assert client.get(user_url(user)).status_code == 404
+
+
+# Tags of any content: none is a version this API issued, none may be a 500.
+ODD_TAGS = [
+    '"01"',  # 1 with a leading zero: a strong comparison is of the exact characters
+    '"+1"',
+    '"1_0"',
+    '" 1"',
+    '"\u0661"',  # ARABIC-INDIC DIGIT ONE: int() reads it as 1
+    '"\uff11"',  # FULLWIDTH DIGIT ONE
+    '"\u00b9"',  # SUPERSCRIPT ONE: isdigit() but not int()
+    '"\u00b2", "\u00b3"',
+    '"1e3"',
+    '"-1"',
+    '"0"',
+    '"9223372036854775808"',  # 2**63: past BSON's int64
+    '"1' + "0" * 30 + '"',
+    '"' + "9" * 5000 + '"',  # past int()'s 4300 digits
+    '"\xff\xfe"',
+    '"1',
+    "W/",
+    '","' * 2000,
+    "*, *",
+]
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("if_match", ODD_TAGS)
+def test_an_if_match_of_any_content_that_is_not_the_etag_is_412(
+    client: FlaskClient, method: str, if_match: str
+) -> None:
+    user, response = write_with_if_match(client, method, if_match)
+
+    assert_problem(response, 412, "precondition_failed")
+    assert client.get(user_url(user)).json == user
+
+
+@pytest.mark.parametrize("if_none_match", ODD_TAGS)
+def test_an_if_none_match_of_any_content_that_is_not_the_etag_is_200(
+    client: FlaskClient, if_none_match: str
+) -> None:
+    user = create(client)
+
+    response = client.get(user_url(user), headers={"If-None-Match": if_none_match})
+
+    assert response.status_code == 200
+    assert response.json == user
 
 
 def test_a_stale_etag_after_a_write_is_refused(client: FlaskClient) -> None:

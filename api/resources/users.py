@@ -78,6 +78,11 @@ CREATED_HEADERS = {
     "Idempotent-Replayed": idempotency.REPLAYED,
 }
 OBJECT_ID = re.compile("[0-9a-f]{24}")
+# The tags this API issues: a version, in ASCII digits without leading zeros, below 10**18 (an
+# int64). A strong comparison is of the exact characters, so "01" is not "1", nor is "\u0661"
+# (ARABIC-INDIC DIGIT ONE, which int() reads as 1); and a longer run of digits is no version of
+# ours (int() refuses more than 4300 digits, BSON more than 64 bits: both would be a 500).
+VERSION_TAG = re.compile("[1-9][0-9]{0,17}")
 
 
 def etag(user: dict[str, Any]) -> str:
@@ -100,9 +105,9 @@ def expected_versions() -> list[int] | None:
         return None
     if if_match.star_tag:
         return None
-    # If-Match compares strongly: weak tags never match. Tags we did not issue match nothing.
+    # If-Match compares strongly: weak tags never match, and tags we did not issue match nothing.
     # werkzeug parses an empty tag ("") as None.
-    return [int(tag) for tag in if_match.as_set() if tag and tag.isdigit()]
+    return [int(tag) for tag in if_match.as_set() if tag and VERSION_TAG.fullmatch(tag)]
 
 
 def found(user: dict[str, Any] | None, user_id: str) -> dict[str, Any]:
