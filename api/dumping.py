@@ -32,7 +32,13 @@ def _compile_schema(schema: ma.Schema) -> Dump:
     if not _compilable(schema):
         return lambda obj: schema.dump(obj, many=False)
     plan = [
-        (field.data_key or name, field.attribute or name, field, _compile_field(field))
+        (
+            field.data_key or name,
+            field.attribute or name,
+            field,
+            _unchanged(field),
+            _compile_field(field),
+        )
         for name, field in schema.dump_fields.items()
     ]
 
@@ -40,16 +46,18 @@ def _compile_schema(schema: ma.Schema) -> Dump:
         if not isinstance(obj, Mapping):
             return schema.dump(obj, many=False)
         result: dict[str, Any] = {}
-        for key, attribute, field, convert in plan:
+        for key, attribute, field, unchanged, convert in plan:
             value = obj.get(attribute, ma.missing)
             if value is ma.missing:
                 default = field.dump_default
                 if default is ma.missing:
                     continue
                 value = default() if callable(default) else default
-            value = convert(value)
-            if value is not ma.missing:  # what marshmallow leaves out too
-                result[key] = value
+            if type(value) not in unchanged:
+                value = convert(value)
+                if value is ma.missing:  # what marshmallow leaves out too
+                    continue
+            result[key] = value
         return result
 
     return dump
@@ -61,6 +69,27 @@ def _compilable(schema: ma.Schema) -> bool:
         field._CHECK_ATTRIBUTE and "." not in (field.attribute or "")
         for field in schema.dump_fields.values()
     )
+
+
+# Values whose dump is the value itself: fields that keep them as they are (Boolean, Raw), a
+# String given a str, an Integer given an int. The field's own conversion handles the rest.
+ANY_TYPE = frozenset({str, int, float, bool, type(None)})
+
+
+def _unchanged(field: ma.fields.Field) -> frozenset[type]:
+    method = type(field)._serialize
+    if method is ma.fields.Field._serialize:
+        return ANY_TYPE
+    if method is ma.fields.String._serialize:
+        return frozenset({str, type(None)})
+    if method is ma.fields.Number._serialize and field.num_type is int and not field.as_string:
+        return frozenset({int, type(None)})
+    return frozenset({type(None)}) if _none_is_none(field) else frozenset()
+
+
+def _none_is_none(field: ma.fields.Field) -> bool:
+    # Every field of marshmallow dumps None as None; a field of ours may decide otherwise.
+    return type(field).__module__.startswith("marshmallow.")
 
 
 def _compile_field(field: ma.fields.Field) -> Dump:

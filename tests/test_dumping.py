@@ -80,6 +80,13 @@ def test_a_page_and_a_batch_dump_as_marshmallow_dumps_them() -> None:
     assert compile_dump(ProblemSchema())(problem) == ProblemSchema().dump(problem)
 
 
+def test_values_of_other_types_are_converted_by_their_field() -> None:
+    odd = {"id": 7, "name": b"bytes", "email": None, "active": 0, "created_at": None}
+    page = {"items": [odd], "page": True, "page_size": 20.9, "next_cursor": None}
+    assert compile_dump(UserSchema())(odd) == UserSchema().dump(odd)
+    assert compile_dump(UserPageSchema())(page) == UserPageSchema().dump(page)
+
+
 def test_what_it_cannot_compile_is_left_to_marshmallow() -> None:
     class Hooked(ma.Schema):
         name = ma.fields.String()
