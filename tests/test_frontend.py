@@ -55,14 +55,15 @@ class FakeApi:
             return self.answer(request)
         path, method = request.url.path, request.method
         if path == "/api/v1/users" and method == "GET":
-            items = list(self.users.values())
+            users = list(self.users.values())
+            page, size = int(request.url.params["page"]), int(request.url.params["page_size"])
             return httpx.Response(
                 200,
                 json={
-                    "items": items,
-                    "page": 1,
-                    "page_size": 10,
-                    "total": len(items),
+                    "items": users[(page - 1) * size : page * size],
+                    "page": page,
+                    "page_size": size,
+                    "total": len(users),
                     "next_cursor": None,
                 },
             )
@@ -86,6 +87,16 @@ class FakeApi:
         self.users[user_id] = {**self.users[user_id], **json.loads(request.content)}
         return httpx.Response(200, json=self.users[user_id], headers={"ETag": f'"{self.version}"'})
 
+    def add_users(self, count: int) -> None:
+        for number in range(count):
+            user_id = f"{number:024x}"
+            self.users[user_id] = {
+                **USER,
+                "id": user_id,
+                "name": f"User {number}",
+                "email": f"user{number}@example.com",
+            }
+
     def last(self, method: str) -> httpx.Request:
         return [request for request in self.requests if request.method == method][-1]
 
@@ -97,7 +108,7 @@ def api() -> FakeApi:
 
 @pytest.fixture
 def frontend(api: FakeApi) -> Flask:
-    return create_app({"SECRET_KEY": "test"}, transport=httpx.MockTransport(api))
+    return create_app({"FRONTEND_SECRET_KEY": "test"}, transport=httpx.MockTransport(api))
 
 
 @pytest.fixture
@@ -126,7 +137,9 @@ def test_the_list_shows_users_and_escapes_their_data(browser: FlaskClient, api: 
 def test_filters_and_paging_go_to_the_api_as_query_arguments(
     browser: FlaskClient, api: FakeApi
 ) -> None:
-    browser.get("/users?q=pri&role=SRE&active=true&skill=Go&sort=name&page=3&ignored=x")
+    api.add_users(30)
+
+    browser.get("/users?q=pri&role=SRE&active=true&skill=Go&sort=name&page=3&page_size=10&x=y")
 
     params = dict(api.last("GET").url.params)
     assert params == {
@@ -181,7 +194,7 @@ def test_the_apis_validation_messages_appear_next_to_their_fields(
         },
     )
 
-    response = submit(browser, "/users/new", name=" ", email="a@example.com", years="many")
+    response = submit(browser, "/users/new", name="Ada", email="a@example.com", years="many")
 
     assert response.status_code == 422
     page = response.text
@@ -234,7 +247,7 @@ def test_deleting_asks_for_confirmation_then_deletes(browser: FlaskClient, api: 
     assert response.status_code == 302
     assert api.last("DELETE").headers["If-Match"] == '"1"'
     assert USER["id"] not in api.users
-    assert "Deleted." in browser.get(response.headers["Location"]).text
+    assert "Deleted Priyanshu." in browser.get(response.headers["Location"]).text
 
 
 @pytest.mark.parametrize(
