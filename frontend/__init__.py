@@ -118,9 +118,7 @@ def _security_headers(response: flask.Response) -> flask.Response:
     return response
 
 
-def _page(
-    status: int, title: str, message: str, *, reference: str | None = None
-) -> flask.Response:
+def _page(status: int, title: str, message: str, *, reference: str | None = None) -> flask.Response:
     html = flask.render_template("error.html", title=title, message=message, reference=reference)
     return flask.make_response(html, status)
 
