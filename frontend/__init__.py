@@ -37,6 +37,9 @@ SECURITY_HEADERS = {
     # Not no-referrer: over HTTPS, Flask-WTF checks that a form's Referer is this site.
     "Referrer-Policy": "same-origin",
 }
+# A user's form is about 11 KB at the contract's limits: anything much larger is refused (413)
+# before it is parsed. (Werkzeug's MAX_FORM_MEMORY_SIZE bounds multipart forms only.)
+MAX_FORM_BYTES = 65_536
 CACHED_ENDPOINTS = frozenset({"static", "favicon"})  # everything else shows personal data
 # What an HTTP error of the frontend's own means to a person, by status.
 HTTP_ERRORS = {
@@ -75,6 +78,7 @@ def create_app(
             "do not survive a restart. Set it in production."
         )
         app.config["SECRET_KEY"] = secrets.token_hex(32)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_FORM_BYTES
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # a form left open for hours still submits
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.session_interface = _SessionInterface()

@@ -54,8 +54,10 @@ class FakeApi:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        if self.answer is not None:
-            return self.answer(request)
+        return (self.answer or self.handle)(request)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """The contract's answer to `request`."""
         path, method = request.url.path, request.method
         if path == "/api/v1/users" and method == "GET":
             users = list(self.users.values())
@@ -70,6 +72,10 @@ class FakeApi:
                     "next_cursor": None,
                 },
             )
+        if method in ("POST", "PUT"):
+            years = json.loads(request.content).get("experience", {}).get("years", 0)
+            if not isinstance(years, int):
+                return problem(422, "validation_failed", {"experience.years": ["Not an integer."]})
         if path == "/api/v1/users" and method == "POST":
             user = {**json.loads(request.content), "id": "fedcba9876543210fedcba98"}
             self.users[user["id"]] = user
