@@ -11,11 +11,11 @@ def instant(value: str, now: datetime | None = None) -> Markup:
     it is (escaped)."""
     try:
         moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
+        if moment.tzinfo is None:  # the contract's instants are UTC ("Z")
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)  # OverflowError at the ends of the calendar
+    except (TypeError, ValueError, OverflowError):
         return Markup("{}").format(value)
-    if moment.tzinfo is None:  # the contract's instants are UTC ("Z")
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
     milliseconds = f"{moment.microsecond // 1000:03d}"
     exact = f"{moment:%A} {moment.day} {moment:%B %Y, %H:%M:%S}.{milliseconds} UTC"
     return Markup('<time datetime="{}" title="{}">{}</time>').format(

@@ -70,6 +70,7 @@ def list_users() -> Any:
     except ApiProblem as problem:  # a filter the API refuses: show why, with no results
         flask.flash(f"Those filters were refused: {problem.detail}", "error")
         result = {"items": [], "total": 0, "page": 1, "page_size": page_size}
+        page = 1  # not redirected: the API would refuse the same filters again
     pages = max(1, -(-result["total"] // result["page_size"]))
     if page > pages:  # past the end (an old link, a typed number): the last page
         return flask.redirect(flask.url_for("users.list_users", **filters, page=pages))

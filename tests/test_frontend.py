@@ -2,7 +2,10 @@
 
 import html
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -374,6 +377,11 @@ def test_dates_read_like_a_person_with_the_exact_instant_on_hover(
     assert 'title="Tuesday 5 March 2024, 14:07:09.120 UTC">5 Mar 2024</time>' in page
     assert "15 Jan 2024</time>" in browser.get("/users").text  # the list's Added column
 
+    api.users[USER["id"]]["created_at"] = "0001-01-01T00:00:00+01:00"  # before year 1 in UTC
+    response = browser.get(f"/users/{USER['id']}")
+    assert response.status_code == 200
+    assert "<dd>0001-01-01T00:00:00+01:00</dd>" in response.text
+
 
 def test_recent_dates_are_relative() -> None:
     from frontend.display import instant
@@ -393,7 +401,32 @@ def test_recent_dates_are_relative() -> None:
         assert re.fullmatch(
             rf'<time datetime="[^"]+" title="[^"]+ UTC">{text}</time>', instant(value, now)
         ), value
-    assert instant("not a date <b>", now) == "not a date &lt;b&gt;"
+    for odd in ["not a date <b>", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]:
+        assert instant(odd, now) == odd.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def test_refused_filters_are_explained_once_on_any_page(browser: FlaskClient, api: FakeApi) -> None:
+    api.answer = lambda _: problem(422, "validation_failed", {"active": ["Not a boolean."]})
+
+    response = browser.get("/users?active=maybe&page=3")
+
+    assert response.status_code == 200
+    assert response.text.count("Those filters were refused") == 1
+    assert "No users match." in response.text
+
+
+def test_python_m_frontend_refuses_an_invalid_setting_by_name() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "frontend"],
+        env={**os.environ, "PORT": "http"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert "PORT='http': must be a number" in result.stderr
 
 
 def test_required_fields_are_marked_and_an_empty_one_gets_one_message(
