@@ -17,7 +17,7 @@ def main() -> int:
         return 2
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per API call
-    host, port = config["FRONTEND_HOST"], config["FRONTEND_PORT"]
+    host, port = config["HOST"], config["PORT"]
     hypercorn = HypercornConfig()
     hypercorn.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     hypercorn.application_path = "wsgi:frontend:create_wsgi_app()"

@@ -1,27 +1,49 @@
-"""The user form: fields as a person types them, turned into the API's user document.
+"""The forms: fields as a person types them, turned into the API's user document.
 
-Validation is the API's: its problem responses are shown next to the fields they name.
+The frontend checks only what it can say better than the API: an empty required field gets one
+message, the same for every field, and the API is not asked. Everything else is the API's to
+validate: its problem responses are shown next to the fields they name.
 """
 
+import re
 from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField
+from wtforms.validators import DataRequired
+
+from frontend.client import ETAG
+
+REQUIRED = "This field is required."
+# Up to nine ASCII digits go to the API as a number; anything else goes as typed, for the API
+# to refuse in its words (int() would take "٣" and choke on "²" or 5,000 digits).
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 def _items(text: str | None) -> list[str]:
     return [item.strip() for item in (text or "").split(",") if item.strip()]
 
 
-class UserForm(FlaskForm):
-    name = StringField("Name")
-    email = StringField("Email")
+class VersionedForm(FlaskForm):
+    """A form about one stored user, at the version (ETag) it was shown at."""
+
+    etag = HiddenField()
+
+    def version(self) -> str | None:
+        """The ETag the form was shown at, or None if what came back is not one (an old page,
+        or an edited form): never sent to the API, which would take `*` as any version."""
+        etag = self.etag.data or ""
+        return etag if ETAG.fullmatch(etag) else None
+
+
+class UserForm(VersionedForm):
+    name = StringField("Name", [DataRequired(REQUIRED)])
+    email = StringField("Email", [DataRequired(REQUIRED)])
     role = StringField("Role")
     skills = StringField("Skills", description="Comma-separated, e.g. Docker, AWS")
     years = StringField("Years of experience")
     companies = StringField("Companies", description="Comma-separated")
     active = BooleanField("Active", default=True)
-    etag = HiddenField()
 
     # API error field (its first dotted segment, or the whole path) -> form field
     API_FIELDS = {
@@ -43,9 +65,8 @@ class UserForm(FlaskForm):
         experience: dict[str, Any] = {}
         years = (self.years.data or "").strip()
         if years:
-            # A number goes as a number; anything else as typed, for the API to refuse.
-            experience["years"] = int(years) if years.isdigit() else years
-        if self.companies.data and _items(self.companies.data):
+            experience["years"] = int(years) if WHOLE_NUMBER.fullmatch(years) else years
+        if _items(self.companies.data):
             experience["companies"] = _items(self.companies.data)
         if experience:
             user["experience"] = experience
@@ -53,8 +74,8 @@ class UserForm(FlaskForm):
 
     def fill(self, user: dict[str, Any], etag: str) -> None:
         """Show `user` (at version `etag`) in the form."""
-        self.name.data = user.get("name", "")
-        self.email.data = user.get("email", "")
+        self.name.data = user["name"]
+        self.email.data = user["email"]
         self.role.data = user.get("role", "")
         self.skills.data = ", ".join(user.get("skills", []))
         experience = user.get("experience", {})
@@ -71,7 +92,7 @@ class UserForm(FlaskForm):
                 (field for prefix, field in self.API_FIELDS.items() if path.startswith(prefix)),
                 path.split(".")[0],
             )
-            field = getattr(self, name, None) if name in self._fields else None
+            field = self._fields.get(name) if name not in ("csrf_token", "etag") else None
             if field is None:
                 unplaced += messages
             else:

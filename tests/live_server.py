@@ -59,13 +59,15 @@ def start_server(tmp_path: Path, **settings: str) -> Server:
     return start_process(tmp_path, "api", port, "/health/live", env)
 
 
-def start_frontend(tmp_path: Path, backend_url: str) -> Server:
+def start_frontend(tmp_path: Path, backend_url: str, **settings: str) -> Server:
     """`python -m frontend` on a free port, reaching the API at `backend_url`."""
     port = free_port()
     env = {
-        "FRONTEND_PORT": str(port),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
         "BACKEND_URL": backend_url,
         "FRONTEND_SECRET_KEY": "live-test-secret",
+        **settings,
     }
     return start_process(tmp_path, "frontend", port, "/users", env)
 
