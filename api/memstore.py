@@ -37,8 +37,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
+import mongomock
 from bson.regex import Regex
-from mongomock import DuplicateKeyError, MongoClient, helpers, utcnow
+from mongomock import DuplicateKeyError, MongoClient, helpers
 from mongomock.collection import Collection, Cursor
 from mongomock.database import Database
 from mongomock.filtering import filter_applies
@@ -286,7 +287,7 @@ class IndexedCollectionStore(CollectionStore):
         field = _first_field(index)
         if field not in self._dates:
             self._dates[field] = _Dates(field, self._documents.items())
-        now = utcnow()
+        now = mongomock.utcnow()  # looked up when called: tests move the clock through it
         for key in self._dates[field].pop_expired(
             lambda date: self._value_meets_expiry(date, expiry, now)
         ):
