@@ -30,6 +30,8 @@ from pymongo.monitoring import (
     CommandSucceededEvent,
 )
 
+from api.memstore import IndexedMongoClient
+
 log = logging.getLogger(__name__)
 
 USERS = "users"
@@ -129,8 +131,8 @@ class _CommandMonitor(CommandListener):
 class Store:
     """The users collection of one MongoDB database, reached through one client.
 
-    With `uri=None` the store is an in-memory mongomock database: nothing is persisted and each
-    process has its own data.
+    With `uri=None` the store is an in-memory mongomock database (api/memstore.py): nothing is
+    persisted and each process has its own data.
     """
 
     def __init__(
@@ -172,7 +174,7 @@ class Store:
             )
             # Not tz_aware: mongomock would then convert every document it copies, which is
             # most of a list's cost; crud makes the datetimes it returns UTC-aware anyway.
-            self._client = AsyncMongoMockClient()
+            self._client = AsyncMongoMockClient(mock_mongo_client=IndexedMongoClient())
         else:
             self._client = AsyncIOMotorClient(
                 self.uri,

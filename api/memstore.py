@@ -1,0 +1,400 @@
+"""The embedded store: mongomock, answering from hash maps what MongoDB answers from an index.
+
+mongomock keeps a collection's documents in an insertion-ordered dict keyed by `_id`, and answers
+every query by testing every document with its matcher; a cursor copies every match before it
+skips and limits, and a TTL index is applied by testing every document on every access. So a get
+by id, and the unique-key check of every insert and update, cost time in proportion to the
+collection. `IndexedMongoClient` keeps mongomock's documents, matcher, updaters, sorting and
+errors, and narrows what they are applied to:
+
+- A filter whose first condition pins `_id`, or the first field of a unique index, to one plain
+  value (no operator, array or pattern) is tested against only the documents holding that value:
+  the store's dict answers `_id`, and a hash map from value to ids answers each such field. This
+  is every get, update and delete by id in api/crud.py, and the query by which mongomock (and
+  mongomock-motor, for the error's `keyValue`) checks a unique index on every insert and update.
+- A cursor copies only the documents it returns.
+- A TTL index expires documents from a heap of their dates, oldest first.
+
+Results, errors and their order stay mongomock's because of how its matcher works: it tests a
+filter's conditions in order and rejects a document at the first that fails, so a document
+without the pinned value is rejected before anything else of the filter is evaluated, and leaving
+it out changes no result and raises no error. A map holds the values by which equality is plain
+hash equality; while any document of the collection holds an array or a sub-document under the
+field (which a query value can match by containment), queries on that field scan as before. Any
+other filter scans as before too: lists filtered by other fields, and counts.
+
+mongomock changes a stored document in place, then checks the unique indexes on it: that check
+is where the maps take the document's new values; inserts, deletes, rollbacks and expiries reach
+them through the store. The classes below are mongomock's own with these hooks added; mongomock
+creates its databases, collections and cursors by class name, so `_adopt` gives each one it
+makes the subclass (which adds methods only).
+"""
+
+import heapq
+import itertools
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+import mongomock
+from bson.regex import Regex
+from mongomock import DuplicateKeyError, MongoClient, helpers
+from mongomock.collection import Collection, Cursor
+from mongomock.database import Database
+from mongomock.filtering import filter_applies
+from mongomock.store import (
+    CollectionStore,
+    DatabaseStore,
+    ServerStore,
+    _get_min_datetime_from_value,
+)
+
+Key = Any  # a store key: the document's _id (a hashdict when the _id is a sub-document)
+Document = dict[str, Any]
+
+# A value the matcher may match by more than equality, so it cannot be a hash map's key.
+_COMPLEX = object()
+# The "projection" under which mongomock's _get_dataset yields the stored documents themselves.
+_UNCOPIED = object()
+
+T = TypeVar("T")
+
+
+def _adopt(instance: Any, subclass: type[T]) -> T:
+    """Give an object mongomock made the subclass of its class defined here."""
+    if type(instance) is not subclass:
+        instance.__class__ = subclass
+    return instance
+
+
+def _plain(value: Any) -> bool:
+    """True when a document matches `value` exactly when its value equals it: not an array or a
+    sub-document (matched by containment or as operators), not a pattern, and hashable."""
+    if isinstance(value, list | tuple | dict | re.Pattern | Regex):
+        return False
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _indexed_value(document: Document, field: str) -> Any:
+    """The document's value of the (dotted) field as a map key: None when it is missing, as the
+    matcher sees it, _COMPLEX when an array or a sub-document makes matching more than equality."""
+    value: Any = document
+    for part in field.split("."):
+        if isinstance(value, list | tuple):
+            return _COMPLEX
+        value = value.get(part) if isinstance(value, dict) else None
+    return value if _plain(value) else _COMPLEX
+
+
+def _first_field(index: dict[str, Any]) -> str:
+    return next(iter(index["key"]))[0]  # the keys: (field, direction) pairs, in any iterable
+
+
+def _pinned(query: Any) -> tuple[str, Any] | None:
+    """The field and value of the condition the matcher tests first, when it is `field: value`
+    with a plain value (the first condition of a leading `$and` counts: `$and` stops at it)."""
+    if not isinstance(query, dict) or not query:
+        return None
+    field, condition = next(iter(query.items()))
+    if field == "$and":
+        return _pinned(condition[0]) if isinstance(condition, list) and condition else None
+    if field.startswith("$") or not _plain(condition):
+        return None
+    return field, condition
+
+
+class _ValueMap:
+    """The keys of a collection's documents by their value of one field."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.keys: dict[Any, set[Key]] = {}
+        self.value_of: dict[Key, Any] = {}
+        self.complex: set[Key] = set()  # documents whose value is _COMPLEX
+
+    def set(self, key: Key, document: Document) -> None:
+        value = _indexed_value(document, self.field)
+        if key in self.value_of:
+            old = self.value_of[key]
+            if old is value or (old is not _COMPLEX and value is not _COMPLEX and old == value):
+                return
+            self.discard(key)
+        self.value_of[key] = value
+        if value is _COMPLEX:
+            self.complex.add(key)
+        else:
+            self.keys.setdefault(value, set()).add(key)
+
+    def discard(self, key: Key) -> None:
+        value = self.value_of.pop(key, None)
+        if value is _COMPLEX:
+            self.complex.discard(key)
+        elif (keys := self.keys.get(value)) is not None:
+            keys.discard(key)
+            if not keys:
+                del self.keys[value]
+
+
+class _Dates:
+    """The documents of a collection by the date a TTL index reads from one field, oldest first:
+    a heap whose entries are dropped when popped if the document's date changed since."""
+
+    def __init__(self, field: str, documents: Iterable[tuple[Key, Document]]) -> None:
+        self.field = field
+        self.heap: list[tuple[datetime, int, Key]] = []
+        self.date_of: dict[Key, datetime] = {}
+        self._pushes = itertools.count()  # orders equal dates without comparing keys
+        for key, document in documents:
+            self.set(key, document)
+
+    def set(self, key: Key, document: Document) -> None:
+        # mongomock's reading of the field; only a naive datetime (all mongomock stores) can
+        # ever be old enough against its naive utcnow(), other values never expire.
+        date = _get_min_datetime_from_value(document.get(self.field))
+        if not isinstance(date, datetime) or date.tzinfo is not None:
+            self.date_of.pop(key, None)
+        elif self.date_of.get(key) != date:
+            self.date_of[key] = date
+            heapq.heappush(self.heap, (date, next(self._pushes), key))
+
+    def discard(self, key: Key) -> None:
+        self.date_of.pop(key, None)
+
+    def pop_expired(self, expired: Callable[[datetime], bool]) -> list[Key]:
+        """Remove and return the keys whose date `expired` accepts (it accepts older dates)."""
+        keys = []
+        while self.heap and expired(self.heap[0][0]):
+            date, _, key = heapq.heappop(self.heap)
+            if self.date_of.get(key) == date:
+                del self.date_of[key]
+                keys.append(key)
+        return keys
+
+
+class IndexedCollectionStore(CollectionStore):
+    """mongomock's documents of one collection, with a value map per field leading a unique
+    index and a heap of dates per TTL field, kept in step with every write and expiry."""
+
+    def __init__(self, name: str) -> None:
+        self._maps: dict[str, _ValueMap] = {}
+        self._dates: dict[str, _Dates] = {}
+        self._position: dict[Key, int] = {}  # insertion order, as the documents dict keeps it
+        self._insertions = itertools.count()
+        self._complex_ids: set[Key] = set()
+        super().__init__(name)
+
+    # mongomock sets and replaces the index definitions through this attribute.
+    @property
+    def indexes(self) -> dict[str, dict[str, Any]]:
+        return self._indexes
+
+    @indexes.setter
+    def indexes(self, indexes: dict[str, dict[str, Any]]) -> None:
+        self._indexes = indexes
+        self._rebuild_maps()
+
+    def _rebuild_maps(self) -> None:
+        fields = {_first_field(index) for index in self._indexes.values() if index.get("unique")}
+        self._maps = {field: _ValueMap(field) for field in fields - {"_id"}}
+        for key, document in self._documents.items():
+            for values in self._maps.values():
+                values.set(key, document)
+
+    def create_index(self, index_name: str, index_dict: dict[str, Any]) -> None:
+        super().create_index(index_name, index_dict)
+        self._rebuild_maps()
+
+    def drop_index(self, index_name: str) -> None:
+        super().drop_index(index_name)
+        self._rebuild_maps()
+
+    def drop(self) -> None:
+        super().drop()
+        self._dates = {}
+        self._position = {}
+        self._complex_ids = set()
+
+    def __setitem__(self, key: Key, document: Document) -> None:
+        super().__setitem__(key, document)
+        if key not in self._position:
+            self._position[key] = next(self._insertions)
+        self._index(key, document)
+
+    def __delitem__(self, key: Key) -> None:
+        super().__delitem__(key)
+        del self._position[key]
+        self._complex_ids.discard(key)
+        for structure in (*self._maps.values(), *self._dates.values()):
+            structure.discard(key)
+
+    def _index(self, key: Key, document: Document) -> None:
+        if _plain(document.get("_id")):
+            self._complex_ids.discard(key)
+        else:
+            self._complex_ids.add(key)
+        for structure in (*self._maps.values(), *self._dates.values()):
+            structure.set(key, document)
+
+    def reindex(self, document: Document) -> None:
+        """Take the current values of a stored document that was changed in place."""
+        key = document.get("_id")
+        if isinstance(key, dict):
+            key = helpers.hashdict(key)  # as mongomock keys it
+        if isinstance(key, list):
+            return  # mongomock cannot store an unhashable _id
+        if self._documents.get(key) is document:
+            self._index(key, document)
+
+    def reindex_all(self) -> None:
+        """Take the current values of every stored document."""
+        for key, document in self._documents.items():
+            self._index(key, document)
+
+    def candidates(self, query: Any) -> list[Document] | None:
+        """The stored documents that can match the query, in store order, when its first
+        condition pins an indexed field; None when every document must be tested."""
+        pinned = _pinned(query)
+        if pinned is None:
+            return None
+        field, value = pinned
+        self._remove_expired_documents()
+        if not self._documents:
+            return None  # mongomock then tests the filter against an empty document
+        if field == "_id":
+            if self._complex_ids:
+                return None
+            document = self._documents.get(value)
+            return [] if document is None else [document]
+        values = self._maps.get(field)
+        if values is None or values.complex:
+            return None
+        keys = sorted(values.keys.get(value, ()), key=self._position.__getitem__)
+        return [self._documents[key] for key in keys]
+
+    def _expire_documents(self, index: dict[str, Any]) -> None:
+        # As mongomock's, which ignores a non-integer expiry and compound keys, without the scan.
+        try:
+            expiry = int(index["expireAfterSeconds"])
+        except ValueError:
+            return
+        if len(index["key"]) > 1:
+            return
+        field = _first_field(index)
+        if field not in self._dates:
+            self._dates[field] = _Dates(field, self._documents.items())
+        now = mongomock.utcnow()  # looked up when called: tests move the clock through it
+        for key in self._dates[field].pop_expired(
+            lambda date: self._value_meets_expiry(date, expiry, now)
+        ):
+            del self[key]
+
+
+class _DatabaseStore(DatabaseStore):
+    def __getitem__(self, name: str) -> CollectionStore:
+        if name not in self._collections:
+            self._collections[name] = IndexedCollectionStore(name)
+        return super().__getitem__(name)
+
+
+class _ServerStore(ServerStore):
+    def __getitem__(self, name: str) -> DatabaseStore:
+        if name not in self._databases:
+            self._databases[name] = _DatabaseStore()
+        return super().__getitem__(name)
+
+
+class _PagedCursor(Cursor):
+    """mongomock's cursor, copying only the documents between its skip and its limit."""
+
+    _page: list[Document] | None = None
+    _page_of: tuple[Any, ...] | None = None
+
+    def _compute_results(self, with_limit_and_skip: bool = False) -> list[Document]:
+        if not with_limit_and_skip:  # every match is wanted (alive, distinct)
+            return super()._compute_results(with_limit_and_skip)
+        # Computed again when the query changed, or when it found nothing, as mongomock does.
+        bounds = (self._factory, self._skip, self._limit)
+        if not self._page or self._page_of != bounds:
+            collection = self.collection
+            matches = list(collection._get_dataset(self._spec, self._sort, _UNCOPIED, dict))
+            stop = self._skip + abs(self._limit) if self._limit else None
+            page = [
+                collection._copy_only_fields(document, self._projection, dict)
+                for document in matches[self._skip : stop]
+            ]
+            if collection.codec_options.tz_aware:
+                page = [helpers.make_datetime_timezone_aware_in_document(doc) for doc in page]
+            self._page, self._page_of = page, bounds
+        return self._page
+
+
+class IndexedCollection(Collection):
+    """mongomock's collection, testing only the candidates its store names for a query."""
+
+    def _iter_documents(self, filter: Any) -> Iterator[Document]:
+        documents = self._store.candidates(filter)
+        if documents is None:
+            return super()._iter_documents(filter)
+        return (document for document in documents if filter_applies(filter, document))
+
+    def _ensure_uniques(self, new_data: Document) -> None:
+        # mongomock has just stored or changed the document in place: index its values first.
+        self._store.reindex(new_data)
+        super()._ensure_uniques(new_data)
+
+    def _update(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return super()._update(*args, **kwargs)
+        except DuplicateKeyError:
+            raise  # mongomock has put the document back as it was, through the store
+        except Exception:
+            # An updater failed part way: mongomock leaves the document as far as it got.
+            self._store.reindex_all()
+            raise
+
+    def _copy_only_fields(self, doc: Document, fields: Any, container: type) -> Any:
+        if fields is _UNCOPIED:
+            return doc
+        return super()._copy_only_fields(doc, fields, container)
+
+    def find(self, *args: Any, **kwargs: Any) -> Cursor:
+        return _adopt(super().find(*args, **kwargs), _PagedCursor)
+
+    def find_one(self, filter: Any = None, *args: Any, **kwargs: Any) -> Document | None:
+        # mongomock's, reading one document as PyMongo does (limit -1), so one is copied.
+        if filter is None:
+            filter = {}
+        elif not isinstance(filter, Mapping):
+            filter = {"_id": filter}
+        return next(self.find(filter, *args, **kwargs).limit(-1), None)
+
+    def with_options(self, *args: Any, **kwargs: Any) -> "IndexedCollection":
+        return _adopt(super().with_options(*args, **kwargs), IndexedCollection)
+
+
+class IndexedDatabase(Database):
+    """mongomock's database, whose collections are IndexedCollections."""
+
+    def get_collection(self, *args: Any, **kwargs: Any) -> IndexedCollection:
+        return _adopt(super().get_collection(*args, **kwargs), IndexedCollection)
+
+    def with_options(self, *args: Any, **kwargs: Any) -> "IndexedDatabase":
+        return _adopt(super().with_options(*args, **kwargs), IndexedDatabase)
+
+
+class IndexedMongoClient(MongoClient):
+    """An in-memory MongoDB client: mongomock's, with the indexed stores of this module.
+
+    Wrap it for asyncio as mongomock-motor's `AsyncMongoMockClient(mock_mongo_client=...)`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, _store=_ServerStore(), **kwargs)
+
+    def get_database(self, *args: Any, **kwargs: Any) -> IndexedDatabase:
+        return _adopt(super().get_database(*args, **kwargs), IndexedDatabase)
