@@ -177,8 +177,8 @@ class _Dates:
 
 
 class IndexedCollectionStore(CollectionStore):
-    """mongomock's documents of one collection, with a value map per field leading a unique
-    index and a heap of dates per TTL field, kept in step with every write and expiry."""
+    """mongomock's documents of one collection, with a value map per field leading an index
+    and a heap of dates per TTL field, kept in step with every write and expiry."""
 
     def __init__(self, name: str) -> None:
         self._maps: dict[str, _ValueMap] = {}
@@ -199,7 +199,7 @@ class IndexedCollectionStore(CollectionStore):
         self._rebuild_maps()
 
     def _rebuild_maps(self) -> None:
-        fields = {_first_field(index) for index in self._indexes.values() if index.get("unique")}
+        fields = {_first_field(index) for index in self._indexes.values()}
         self._maps = {field: _ValueMap(field) for field in fields - {"_id"}}
         for key, document in self._documents.items():
             for values in self._maps.values():

@@ -422,3 +422,33 @@ async def test_ttl_expiry_does_not_measure_every_record(clock: list[datetime]) -
         assert await keys.find_one({"_id": "7"}) is not None
         await keys.insert_one({"_id": "new", "created_at": clock[0]})
         assert CountingDate.ages <= 4  # the oldest record's age, once per access
+
+
+class CountingRole(str):
+    """A queried role counting comparisons (the right operand, and a subclass: asked first)."""
+
+    comparisons = 0
+    __hash__ = str.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        CountingRole.comparisons += 1
+        return super().__eq__(other)
+
+
+async def test_a_filter_on_an_indexed_field_tests_only_the_documents_holding_its_value() -> None:
+    users = AsyncMongoMockClient(mock_mongo_client=IndexedMongoClient())["test"]["users"]
+    await users.create_indexes(USER_INDEXES)  # role leads the role_created_at index
+    roles = ["rare" if n % 1000 == 0 else "common" for n in range(10_000)]
+    await users.insert_many(
+        [{"email_key": f"u{n}", "role": role, "name": f"{n}"} for n, role in enumerate(roles)]
+    )
+    CountingRole.comparisons = 0
+
+    total = await users.count_documents({"role": CountingRole("rare")})
+    page = await users.find({"role": CountingRole("rare")}, sort=[("name", 1)], limit=5).to_list(
+        None
+    )
+
+    assert total == 10
+    assert [user["name"] for user in page] == ["0", "1000", "2000", "3000", "4000"]
+    assert CountingRole.comparisons <= 5 * 10  # a few per holder (10), not one per user (10,000)
