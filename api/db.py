@@ -150,6 +150,7 @@ class Store:
         self.timeout_ms = timeout_ms
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
         self._client: Any = None
+        self._collections: dict[str, AsyncIOMotorCollection] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._indexes_ready = False
 
@@ -208,7 +209,11 @@ class Store:
             raise RuntimeError("the store is bound to another event loop")
         if not self._indexes_ready:
             await self._ensure_indexes()
-        return self._client[self.database][name]
+        collection = self._collections.get(name)
+        if collection is None:
+            # Made once per client: the drivers build a new wrapper on every lookup.
+            collection = self._collections[name] = self._client[self.database][name]
+        return collection
 
     @storage_operation
     async def ping(self) -> None:
@@ -244,5 +249,6 @@ class Store:
                 self._client.close()
             log.info("MongoDB client closed")
         self._client = None
+        self._collections = {}
         self._loop = None
         self._indexes_ready = False
