@@ -12,7 +12,8 @@ errors, and narrows what they are applied to:
   the store's dict answers `_id`, and a hash map from value to ids answers each such field. This
   is every get, update and delete by id in api/crud.py, and the query by which mongomock (and
   mongomock-motor, for the error's `keyValue`) checks a unique index on every insert and update.
-- A cursor copies only the documents it returns.
+- A cursor copies only the documents it returns, sharing their immutable values (strings,
+  numbers, dates, ids) instead of copying each one.
 - A TTL index expires documents from a heap of their dates, oldest first.
 
 Results, errors and their order stay mongomock's because of how its matcher works: it tests a
@@ -38,9 +39,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import mongomock
+from bson import ObjectId
 from bson.regex import Regex
 from mongomock import DuplicateKeyError, MongoClient, helpers
-from mongomock.collection import Collection, Cursor
+from mongomock.collection import Collection, Cursor, _copy_field
 from mongomock.database import Database
 from mongomock.filtering import filter_applies
 from mongomock.store import (
@@ -106,6 +108,27 @@ def _pinned(query: Any) -> tuple[str, Any] | None:
     if field.startswith("$") or not _plain(condition):
         return None
     return field, condition
+
+
+# Values a copy may share with the stored document: immutable, and copied by mongomock to an
+# equal value (copy.copy of a str or an int is the object itself; of a date or an id, its twin).
+_SHARED = frozenset({str, int, float, bool, type(None), bytes, datetime, ObjectId})
+
+
+def _copy(value: Any, container: type) -> Any:
+    """mongomock's _copy_field, without copy.copy for the values a copy can share (exact types
+    only: a subclass may copy itself differently, so mongomock copies it)."""
+    kind = type(value)
+    if kind is dict:
+        new = container()
+        for key, item in value.items():
+            new[key] = _copy(item, container)
+        return new
+    if kind is list:
+        return [_copy(item, container) for item in value]
+    if kind in _SHARED:
+        return value
+    return _copy_field(value, container)
 
 
 class _ValueMap:
@@ -360,6 +383,8 @@ class IndexedCollection(Collection):
     def _copy_only_fields(self, doc: Document, fields: Any, container: type) -> Any:
         if fields is _UNCOPIED:
             return doc
+        if fields is None:  # the whole document, as mongomock's _copy_field copies it
+            return _copy(doc, container)
         return super()._copy_only_fields(doc, fields, container)
 
     def find(self, *args: Any, **kwargs: Any) -> Cursor:
