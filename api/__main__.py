@@ -22,9 +22,10 @@ JSON_FIELDS = ["asctime", "levelname", "name", "message"]
 
 
 def configure_logging(level: str, style: str) -> None:
-    """One line per record on stderr: JSON objects (LOG_FORMAT=json) or text."""
+    """One line per record on stderr: JSON objects (LOG_FORMAT=json) or text (text); with
+    `auto`, text on a terminal and JSON otherwise (for a log collector)."""
     handler = logging.StreamHandler()
-    if style == "json":
+    if style == "json" or (style == "auto" and not sys.stderr.isatty()):
         handler.setFormatter(JsonFormatter(JSON_FIELDS, rename_fields={"levelname": "level"}))
     else:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
@@ -51,12 +52,34 @@ def serve() -> int:
     # A Logger object, not "-": Hypercorn then logs through our root handler and format, once.
     hypercorn.errorlog = logging.getLogger("hypercorn.error")
     hypercorn.accesslog = None  # ACCESS_LOG is api.access's structured line (observability.py)
+    error = bind_error(hypercorn)
+    if error is not None:
+        print(
+            f"users-api: cannot listen on {address}: {error.strerror or error}. "
+            "Stop what uses it, or set PORT (or HOST) to another one.",
+            file=sys.stderr,
+        )
+        return 2
     print(
         f"Users API on http://{address}/api/v1/users - docs: http://{address}/docs",
         file=sys.stderr,
         flush=True,
     )
     return run_hypercorn(hypercorn)
+
+
+def bind_error(config: HypercornConfig) -> OSError | None:
+    """Why Hypercorn could not listen where `config` says (a port in use...), or None.
+
+    Checked by binding and closing first: Hypercorn's own failure would be a traceback.
+    """
+    try:
+        sockets = config.create_sockets()
+    except OSError as error:
+        return error
+    for sock in [*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets]:
+        sock.close()
+    return None
 
 
 def export_openapi(directory: Path) -> int:
