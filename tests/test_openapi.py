@@ -2,6 +2,8 @@
 
 import http
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -388,3 +390,34 @@ def test_problem_titles_are_rfc_9110_reason_phrases(client: FlaskClient) -> None
     assert too_large.json["title"] == "Content Too Large"
     assert too_long.json["title"] == "URI Too Long"
     assert invalid.json["title"] == "Unprocessable Content"
+
+
+CONTRACT_TOOLS = Path(__file__).resolve().parent / "contract"
+LINTERS = {
+    # Redocly CLI, `recommended`: exit 1 on an error; warnings are reported, so looked for too.
+    "redocly": ["lint", "--config", CONTRACT_TOOLS / "redocly.yaml"],
+    # Spectral, `spectral:oas`: a non-zero exit on any result, down to hints.
+    "spectral": [
+        *("lint", "--ruleset", CONTRACT_TOOLS / ".spectral.yaml", "--fail-severity", "hint"),
+    ],
+}
+
+
+@pytest.mark.contract
+@pytest.mark.parametrize("linter", sorted(LINTERS))
+def test_outside_linters_find_nothing_in_the_committed_files(linter: str) -> None:
+    tool = CONTRACT_TOOLS / "node_modules" / ".bin" / linter
+    assert tool.exists(), f"{tool} is missing: ./scripts/test installs tests/contract's npm tools"
+    result = subprocess.run(
+        [str(arg) for arg in [tool, *LINTERS[linter], *published_files()]],
+        # Nothing leaves the machine: no usage report, no update check.
+        env={**os.environ, "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+
+    assert result.returncode == 0, output
+    assert "warning" not in output.lower(), output
