@@ -50,6 +50,9 @@ A users directory on MongoDB: create, find, page through, update and delete user
   with PUT, PATCH or DELETE, and the write happens only if nobody changed the user meanwhile
   (412 otherwise).
 - **Lists** are pages: `{"items", "page", "page_size", "total"}` plus RFC 8288 `Link` headers.
+- **Text** fields, filters and path segments refuse control characters (NUL, new lines, C1),
+  the line and paragraph separators and the bidirectional override, embedding and isolate
+  controls; each carries this rule as its `pattern`.
 
 This document is generated from the code, in two versions: OpenAPI 3.1 (`/openapi.json`,
 `/openapi.yaml`) and OpenAPI 3.0 (`/openapi-3.0.json`, `/openapi-3.0.yaml`) for SDK generators
