@@ -22,9 +22,10 @@ JSON_FIELDS = ["asctime", "levelname", "name", "message"]
 
 
 def configure_logging(level: str, style: str) -> None:
-    """One line per record on stderr: JSON objects (LOG_FORMAT=json) or text."""
+    """One line per record on stderr: JSON objects (LOG_FORMAT=json) or text (text); with
+    `auto`, text on a terminal and JSON otherwise (for a log collector)."""
     handler = logging.StreamHandler()
-    if style == "json":
+    if style == "json" or (style == "auto" and not sys.stderr.isatty()):
         handler.setFormatter(JsonFormatter(JSON_FIELDS, rename_fields={"levelname": "level"}))
     else:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
@@ -51,12 +52,34 @@ def serve() -> int:
     # A Logger object, not "-": Hypercorn then logs through our root handler and format, once.
     hypercorn.errorlog = logging.getLogger("hypercorn.error")
     hypercorn.accesslog = None  # ACCESS_LOG is api.access's structured line (observability.py)
+    error = bind_error(hypercorn)
+    if error is not None:
+        print(
+            f"users-api: cannot listen on {address}: {error.strerror or error}. "
+            "Stop what uses it, or set PORT (or HOST) to another one.",
+            file=sys.stderr,
+        )
+        return 2
     print(
         f"Users API on http://{address}/api/v1/users - docs: http://{address}/docs",
         file=sys.stderr,
         flush=True,
     )
     return run_hypercorn(hypercorn)
+
+
+def bind_error(config: HypercornConfig) -> OSError | None:
+    """Why Hypercorn could not listen where `config` says (a port in use...), or None.
+
+    Checked by binding and closing first: Hypercorn's own failure would be a traceback.
+    """
+    try:
+        sockets = config.create_sockets()
+    except OSError as error:
+        return error
+    for sock in [*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets]:
+        sock.close()
+    return None
 
 
 def export_openapi(directory: Path) -> int:
@@ -121,6 +144,37 @@ def new_api_key(name: str, scopes: str) -> int:
     return 0
 
 
+def loadtest_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `python -m api loadtest` (api/loadtest.py), each with its default."""
+    option = parser.add_argument
+    option("--url", default="http://127.0.0.1:8000", help="base URL of the API")
+    option(
+        "--api-key",
+        default=None,
+        help="sent as X-API-Key with every request; needs the write scope where the API sets "
+        "API_KEYS (./scripts/new-api-key NAME)",
+    )
+    option("--concurrency", type=int, default=32, help="concurrent clients")
+    option("--duration", type=float, default=30, help="seconds of load")
+    option("--read-ratio", type=float, default=0.8, help="share of reads, 0 to 1")
+    option("--seed-users", type=int, default=100, help="users created first, for the reads")
+    option("--max-requests", type=int, default=1_000_000, help="stop after this many requests")
+    option("--timeout", type=float, default=10, help="seconds per request")
+    option("--seed", type=int, default=0, help="random seed: same seed, same requests")
+    option(
+        "--max-error-rate",
+        type=float,
+        default=0.01,
+        help="share of requests that may fail (0 to 1) before the exit code is 1",
+    )
+    option(
+        "--cleanup",
+        action="store_true",
+        help="delete the users this run seeded and created, once it is over",
+    )
+    option("--report", default="loadtest-report.json", help="where to write the JSON report")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m api", description=__doc__)
     commands = parser.add_subparsers(dest="command")
@@ -133,24 +187,21 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("directory", type=Path)
     seeding = commands.add_parser("seed", help="fill the MongoDB at MONGODB_URI with users")
     seeding.add_argument("--users", type=int, required=True, help="how many")
-    seeding.add_argument("--batch-size", type=int, default=500)
+    seeding.add_argument("--batch-size", type=int, default=500, help="users per insert")
     seeding.add_argument("--seed", type=int, default=0, help="random seed: same seed, same users")
-    load = commands.add_parser("loadtest", help="mixed CRUD load against a running API")
-    load.add_argument("--url", default="http://127.0.0.1:8000", help="base URL of the API")
-    load.add_argument("--concurrency", type=int, default=32, help="concurrent clients")
-    load.add_argument("--duration", type=float, default=30, help="seconds of load")
-    load.add_argument("--read-ratio", type=float, default=0.8, help="share of reads, 0 to 1")
-    load.add_argument("--seed-users", type=int, default=100, help="users created first")
-    load.add_argument("--max-requests", type=int, default=1_000_000, help="stop after this many")
-    load.add_argument("--timeout", type=float, default=10, help="seconds per request")
-    load.add_argument("--seed", type=int, default=0, help="random seed")
-    load.add_argument("--report", default="loadtest-report.json", help="JSON report path")
+    load = commands.add_parser(
+        "loadtest",
+        help="mixed CRUD load against a running API",
+        description="Mixed CRUD load against a running users API (./scripts/loadtest).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    loadtest_arguments(load)
     key = commands.add_parser("new-api-key", help="make an API key and its API_KEYS entry")
     key.add_argument("name", help="who the key is for, e.g. ci (A-Z a-z 0-9 _ . -)")
     key.add_argument("--scopes", default="read+write", help="read, write or read+write")
     args = parser.parse_args(argv)
     if args.command == "loadtest":
-        from api import loadtest
+        from api import loadtest  # httpx: in the loadtest extra only
 
         return loadtest.main(args)
     if args.command == "export-openapi":

@@ -116,9 +116,19 @@ def _log_level(raw: str) -> str:
 
 def _log_format(raw: str) -> str:
     value = raw.strip().lower()
-    if value not in {"json", "text"}:
-        raise ValueError("must be json or text")
+    if value not in {"auto", "json", "text"}:
+        raise ValueError("must be auto, json or text")
     return value
+
+
+def _server_url(raw: str) -> str | None:
+    """An absolute http(s) URL without query or fragment, e.g. `https://users.example.com`."""
+    url = raw.strip().rstrip("/")
+    if not url:
+        return None
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+        raise ValueError("must be an http(s) URL such as https://users.example.com")
+    return url
 
 
 # name -> (default, parser). The README's configuration table lists the same names.
@@ -131,7 +141,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "WORKERS": (1, _positive_int),
     "LOG_LEVEL": ("INFO", _log_level),
     "ACCESS_LOG": (False, _flag),
-    "LOG_FORMAT": ("json", _log_format),
+    "LOG_FORMAT": ("auto", _log_format),
     "MAX_PAGE_SIZE": (100, _positive_int),
     "MAX_BODY_BYTES": (1_048_576, _positive_int),
     "MAX_QUERY_BYTES": (2048, _positive_int),
@@ -144,6 +154,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "CORS_ORIGINS": ((), _origins),
     "RATE_LIMIT": ("600/minute", _rate_limit),
     "RATE_LIMIT_ENABLED": (True, _flag),
+    "OPENAPI_SERVER_URL": (None, _server_url),
 }
 
 # Settings whose values are never quoted in an error message.

@@ -10,6 +10,7 @@ runs) and served, with two pages that render them:
     /openapi-3.0.json   /openapi-3.0.yaml       OpenAPI 3.0.3
     /docs               Swagger UI; "Try it out" sends requests to this server
     /redoc              ReDoc
+    /                   redirects to /docs
 
 Every page and asset comes from this process (Swagger UI from the flask-swagger-ui package,
 ReDoc from api/static/redoc, vendored from npm): the docs work with no internet access, and
@@ -32,7 +33,8 @@ from api.errors import Api
 from api.schemas import schema_name
 
 SWAGGER_UI_ASSETS = Path(flask_swagger_ui.__file__).parent / "dist"
-REDOC_ASSETS = Path(__file__).parent / "static" / "redoc"
+STATIC = Path(__file__).parent / "static"
+REDOC_ASSETS = STATIC / "redoc"
 
 MAIN_OPENAPI_VERSION = "3.1.0"
 # File stem (in openapi/ and in the URL) -> OpenAPI version.
@@ -48,6 +50,9 @@ A users directory on MongoDB: create, find, page through, update and delete user
   with PUT, PATCH or DELETE, and the write happens only if nobody changed the user meanwhile
   (412 otherwise).
 - **Lists** are pages: `{"items", "page", "page_size", "total"}` plus RFC 8288 `Link` headers.
+- **Text** fields, filters and path segments refuse control characters (NUL, new lines, C1),
+  the line and paragraph separators and the bidirectional override, embedding and isolate
+  controls; each carries this rule as its `pattern`.
 
 This document is generated from the code, in two versions: OpenAPI 3.1 (`/openapi.json`,
 `/openapi.yaml`) and OpenAPI 3.0 (`/openapi-3.0.json`, `/openapi-3.0.yaml`) for SDK generators
@@ -92,9 +97,36 @@ class SchemaPlugin(MarshmallowPlugin):
 
     def init_spec(self, spec: APISpec) -> None:
         super().init_spec(spec)
+        self.openapi_3_0 = spec.openapi_version.major == 3 and spec.openapi_version.minor == 0
         self.converter.add_attribute_function(_no_default_when_partial)
-        if spec.openapi_version.major == 3 and spec.openapi_version.minor == 0:
+        if self.openapi_3_0:
             self.converter.add_attribute_function(_nullable_reference_in_3_0)
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        super().operation_helper(path, operations, **kwargs)
+        for operation in (operations or {}).values():
+            for parameter in operation.get("parameters", []):
+                if isinstance(parameter, dict):
+                    self._example_not_input(parameter)
+
+    def _example_not_input(self, parameter: dict[str, Any]) -> None:
+        # Swagger UI's "Try it out" fills each parameter with its `example` (of the parameter
+        # or of its schema, in 3.0 and 3.1 alike) and sends it: an optional filter or
+        # condition would then be in every request. Its example moves where no input value is
+        # taken from: JSON Schema's `examples` in 3.1; in 3.0, which has no such keyword,
+        # `x-example` (Swagger UI shows it as the example).
+        schema = parameter.get("schema", {})
+        optional = not parameter.get("required") and parameter["in"] in {"query", "header"}
+        if not optional or "example" not in schema:
+            return
+        # A new schema: the given one may be shared with other operations and documents.
+        parameter["schema"] = {key: value for key, value in schema.items() if key != "example"}
+        if self.openapi_3_0:
+            parameter["x-example"] = schema["example"]
+        else:
+            parameter["schema"]["examples"] = [schema["example"]]
 
 
 def _no_default_when_partial(
@@ -110,13 +142,12 @@ def _nullable_reference_in_3_0(
     _converter: OpenAPIConverter, _field: ma.fields.Field, ret: dict[str, Any], **_kwargs: Any
 ) -> dict[str, Any]:
     # For a nullable nested schema, apispec writes anyOf [the schema, {type: object, nullable}]
-    # in 3.0, and that second branch admits any object, unknown keys included. `allOf` with
-    # `nullable` is 3.0's way to say "this schema, or null".
+    # in 3.0, and that second branch admits any object, unknown keys included. Restricted to
+    # null, it says "this schema, or null". (`nullable` beside an `allOf` would not: null
+    # fails the referenced schema, and `nullable` needs a `type` of its own.)
     alternatives = ret.get("anyOf", [])
     if len(alternatives) == 2 and alternatives[1] == {"type": "object", "nullable": True}:
-        del ret["anyOf"]
-        ret["allOf"] = [alternatives[0]]
-        ret["nullable"] = True
+        alternatives[1] = {**alternatives[1], "enum": [None]}
     return {}
 
 
@@ -165,7 +196,12 @@ def init_app(app: flask.Flask, api: Api) -> None:
     """Publish `api`'s document in every version of DOCUMENTS, and the docs pages.
 
     Call it after the last blueprint is registered: the other versions copy what is there.
+    With OPENAPI_SERVER_URL set, that URL is the one server the documents name.
     """
+    if app.config["OPENAPI_SERVER_URL"]:
+        api.spec.options["servers"] = [
+            {"url": app.config["OPENAPI_SERVER_URL"], "description": "This deployment"}
+        ]
     apis = {
         stem: api if version == MAIN_OPENAPI_VERSION else _mirror(app, api, version)
         for stem, version in DOCUMENTS.items()
@@ -228,6 +264,18 @@ def document(stem: str, file_format: str) -> flask.Response:
 def page(template: str, **context: Any) -> flask.Response:
     response = flask.make_response(flask.render_template(template, links=spec_links(), **context))
     return response
+
+
+@blp.get("/")
+def home() -> flask.Response:
+    """The API's root leads a person to its docs."""
+    return flask.redirect(flask.url_for("docs.swagger_ui"))
+
+
+@blp.get("/favicon.ico")
+def favicon() -> flask.Response:
+    # An SVG: browsers take the type from Content-Type, whatever the name says.
+    return flask.send_from_directory(STATIC, "favicon.svg", mimetype="image/svg+xml")
 
 
 @blp.get("/docs")

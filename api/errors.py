@@ -3,8 +3,9 @@
     {"type": "about:blank", "title": "Not Found", "status": 404, "detail": "...",
      "instance": "/api/v1/users/...", "code": "not_found", "errors": {"field": ["message"]}}
 
-`title` is the HTTP status phrase and `code` the stable, machine-readable cause. `errors` is
-present for validation failures only. Where each error comes from:
+`title` is the status's reason phrase as RFC 9110 words it ("Content Too Large") and `code`
+the stable, machine-readable cause. `errors` is present for validation failures only. Where
+each error comes from:
 
     werkzeug HTTPException, raised by routing, Flask, webargs or abort()
       400 BadRequest              bad_request
@@ -56,6 +57,20 @@ PATH_CHARACTERS = "/:@!$&'()*+,;="
 # Seconds a client should wait before retrying when MongoDB is unavailable.
 RETRY_AFTER_SECONDS = 5
 
+# RFC 9110 renamed these; Python's http.HTTPStatus still has the RFC 7231 phrases.
+RFC_9110_TITLES = {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+
+
+def title(status: int) -> str:
+    """The reason phrase of an HTTP status, as RFC 9110 gives it: a problem's `title`."""
+    return RFC_9110_TITLES.get(status) or http.HTTPStatus(status).phrase
+
+
 WEBARGS_LOCATIONS = {"json", "query", "querystring", "form", "headers", "cookies", "files", "path"}
 
 CODES = {
@@ -101,6 +116,12 @@ DOCUMENTED: dict[int, tuple[str, str, str]] = {
         "No user has this id, or the id is not a 24-hex-character ObjectId.",
         "not_found",
         "No user with id 6566f0c4e1b2c3d4e5f60718.",
+    ),
+    405: (
+        "The path does not support this method (`method_not_allowed`); `Allow` lists those "
+        "it does.",
+        "method_not_allowed",
+        "The method is not allowed for the requested URL.",
     ),
     409: (
         "The email belongs to another user, compared case-insensitively (`email_taken`); the "
@@ -163,6 +184,41 @@ EXAMPLE_ERRORS = {
 }
 
 
+def _header(description: str, example: Any, schema_type: str = "string") -> dict[str, Any]:
+    return {"description": description, "schema": {"type": schema_type, "example": example}}
+
+
+RETRY_AFTER = _header("Seconds to wait before retrying.", RETRY_AFTER_SECONDS, "integer")
+# Sent by api/limits.py on every response of a rate-limited operation; components of the
+# spec, which responses name (RATE_LIMIT_HEADER_REFS).
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": _header("Requests allowed in the window (RATE_LIMIT).", 600, "integer"),
+    "RateLimit-Remaining": _header("Requests left in the current window.", 599, "integer"),
+    "RateLimit-Reset": _header("Seconds until the window frees a request.", 60, "integer"),
+    "RateLimit-Policy": _header("The limit and its window in seconds.", "600;w=60"),
+}
+RATE_LIMIT_HEADER_REFS = {name: name for name in RATE_LIMIT_HEADERS}
+# Headers of an error response besides the rate-limit ones, by status.
+ERROR_HEADERS: dict[int, dict[str, dict[str, Any]]] = {
+    401: {
+        "WWW-Authenticate": _header(
+            "The challenge: which header carries the key.",
+            'ApiKey realm="users-api", header="X-API-Key"',
+        )
+    },
+    405: {"Allow": _header("The methods this path supports.", "GET, HEAD, OPTIONS")},
+    409: {
+        "Retry-After": _header(
+            "With `idempotency_key_in_use` only: seconds to wait before retrying.", 1, "integer"
+        )
+    },
+    429: {"Retry-After": RETRY_AFTER},
+    503: {"Retry-After": RETRY_AFTER},
+}
+# Refused before the rate limiter counts the request (api/inputs.py), so without its headers.
+UNCOUNTED = frozenset({414})
+
+
 def documented_response(status: int, description: str) -> dict[str, Any]:
     """The spec's response for an error status: problem+json, with an example when documented."""
     response: dict[str, Any] = {"description": description, "schema": ProblemSchema}
@@ -170,20 +226,17 @@ def documented_response(status: int, description: str) -> dict[str, Any]:
         response["description"], code, detail = DOCUMENTED[status]
         response["example"] = {
             "type": "about:blank",
-            "title": http.HTTPStatus(status).phrase,
+            "title": title(status),
             "status": int(status),  # not an HTTPStatus, which YAML cannot write
             "detail": detail,
             "instance": "/api/v1/users/6566f0c4e1b2c3d4e5f60718",
             "code": code,
             **({"errors": EXAMPLE_ERRORS[status]} if status in EXAMPLE_ERRORS else {}),
         }
-    if status == 503:
-        response["headers"] = {
-            "Retry-After": {
-                "description": "Seconds to wait before retrying.",
-                "schema": {"type": "integer", "example": RETRY_AFTER_SECONDS},
-            }
-        }
+    headers = {**ERROR_HEADERS.get(status, {})}
+    if status not in UNCOUNTED:
+        headers.update(RATE_LIMIT_HEADER_REFS)
+    response["headers"] = headers
     return response
 
 
@@ -213,7 +266,7 @@ def problem_body(
     """The problem details of an error of the current request."""
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": http.HTTPStatus(status).phrase,
+        "title": title(status),
         "status": status,
         "detail": detail,
         # A URI reference: percent-encoded, whatever bytes a hostile path held.
@@ -305,6 +358,11 @@ def add_error_responses(operation: dict[str, Any], *statuses: int) -> None:
     )
 
 
+def _document_method_not_allowed(_blueprint: str, _method: str, operation: dict[str, Any]) -> None:
+    # Routing answers 405 with Allow to a method the path lacks, on every path.
+    add_error_responses(operation, 405)
+
+
 class Api(flask_smorest.Api):
     """flask-smorest's Api, answering and documenting every error as problem details."""
 
@@ -312,13 +370,14 @@ class Api(flask_smorest.Api):
 
     def __init__(self, app: flask.Flask, *, spec_kwargs: dict[str, Any], **kwargs: Any) -> None:
         self.operation_docs = OperationDocs()
+        self.operation_docs.documenters.append(_document_method_not_allowed)
         plugins = [*spec_kwargs.get("extra_plugins", ()), self.operation_docs]
         super().__init__(app, spec_kwargs={**spec_kwargs, "extra_plugins": plugins}, **kwargs)
 
     def _register_responses(self) -> None:
         # flask-smorest documents error responses as application/json; ours are problem+json.
         responses = {
-            status.name: documented_response(status, f"{status.phrase}.")
+            status.name: documented_response(status, f"{title(status)}.")
             for status in http.HTTPStatus
             if status >= 400
         }
@@ -326,6 +385,8 @@ class Api(flask_smorest.Api):
             **documented_response(500, ""),
             "description": "Any other error; a 500 is a bug.",
         }
+        for name, header in RATE_LIMIT_HEADERS.items():
+            self.spec.components.header(name, header, lazy=True)
         for name, response in responses.items():
             prepare_response(response, self.spec, PROBLEM_JSON)
             self.spec.components.response(name, response, lazy=True)
@@ -347,7 +408,7 @@ class Api(flask_smorest.Api):
             # webargs nests messages under the request location; a request fails validation
             # in one location at a time, so the field names alone are unambiguous.
             messages = {field: m for located in messages.values() for field, m in located.items()}
-        detail = data.get("message") or error.description or http.HTTPStatus(status).phrase
+        detail = data.get("message") or error.description or title(status)
         if status == 422 and messages:
             detail = "The request does not match the schema; see errors."
         if status >= 500:

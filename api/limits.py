@@ -21,7 +21,7 @@ import flask
 from flask_limiter import Limiter, RateLimitExceeded
 
 from api import security
-from api.errors import Api, add_error_responses, problem
+from api.errors import RATE_LIMIT_HEADER_REFS, Api, add_error_responses, problem
 
 
 def client_key() -> str:
@@ -47,8 +47,16 @@ def _too_many_requests(error: RateLimitExceeded) -> flask.Response:
 
 
 def _document(blueprint: str, _method: str, operation: dict[str, Any]) -> None:
-    if blueprint not in security.OPEN_BLUEPRINTS:
-        add_error_responses(operation, 429)
+    if blueprint in security.OPEN_BLUEPRINTS:
+        return
+    add_error_responses(operation, 429)
+    # The operation's own responses; the error responses it shares document them already.
+    for status, response in operation["responses"].items():
+        if isinstance(response, dict):
+            operation["responses"][status] = {
+                **response,
+                "headers": {**response.get("headers", {}), **RATE_LIMIT_HEADER_REFS},
+            }
 
 
 def init_app(app: flask.Flask, api: Api) -> None:

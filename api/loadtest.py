@@ -5,16 +5,20 @@ Seeds users through createUsers, then `concurrency` asynchronous clients send re
 listUsers page (30%); writes are createUser (50%), updateUser (35%) and deleteUser of a user the
 same client created (15%). Prints requests per second, p50, p95 and p99 latency and errors per
 operation, and writes the same as a JSON report. Any answer other than the operation's success
-status counts as an error.
+status counts as an error; the exit code is 1 when errors exceed `--max-error-rate`. A failed
+seeding, such as a 401 or 403 (keys required, or a key without the write scope), ends the run
+at once with one line saying why (exit 2). `--cleanup` deletes what the run left behind.
 
 One Python process of httpx clients sends a few thousand requests per second at most; to
 measure a server faster than that, use wrk (../shared/bench) or several load processes.
 """
 
+import argparse
 import asyncio
 import json
 import math
 import random
+import sys
 import time
 import uuid
 from collections import defaultdict
@@ -27,6 +31,10 @@ from api.seeding import ROLES, fake_users
 
 USERS = "/api/v1/users"
 SUCCESS = {"get": 200, "list": 200, "create": 201, "update": 200, "delete": 204}
+
+
+class Stopped(Exception):
+    """Seeding failed (a key refused, a rate limit...): nothing useful can be measured."""
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -49,6 +57,8 @@ class LoadTest:
         max_requests: int,
         timeout: float,
         seed: int,
+        api_key: str | None = None,
+        cleanup: bool = False,
     ) -> None:
         self.url = url.rstrip("/")
         self.concurrency = concurrency
@@ -58,6 +68,9 @@ class LoadTest:
         self.max_requests = max_requests
         self.timeout = timeout
         self.seed = seed
+        self.headers = {"X-API-Key": api_key} if api_key else {}
+        self.cleanup = cleanup
+        self.created: list[str] = []  # by every client, not deleted since
         self.run_id = uuid.uuid4().hex[:8]
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -66,7 +79,7 @@ class LoadTest:
     async def run(self) -> dict[str, Any]:
         limits = httpx.Limits(max_connections=self.concurrency)
         async with httpx.AsyncClient(
-            base_url=self.url, limits=limits, timeout=self.timeout
+            base_url=self.url, limits=limits, timeout=self.timeout, headers=self.headers
         ) as http:
             seeded = await self._seed(http)
             started = time.perf_counter()
@@ -75,7 +88,24 @@ class LoadTest:
                 *(self._client(http, n, seeded, deadline) for n in range(self.concurrency))
             )
             elapsed = time.perf_counter() - started
-        return self._report(elapsed, len(seeded))
+            report = self._report(elapsed, len(seeded))
+            if self.cleanup:
+                report["deleted_after"] = await self._delete(http, [*seeded, *self.created])
+        return report
+
+    async def _delete(self, http: httpx.AsyncClient, ids: list[str]) -> int:
+        """Delete these users, `concurrency` at a time; how many were deleted."""
+        deleted = 0
+        for start in range(0, len(ids), self.concurrency):
+            chunk = ids[start : start + self.concurrency]
+            responses = await asyncio.gather(
+                *(http.delete(f"{USERS}/{user_id}") for user_id in chunk), return_exceptions=True
+            )
+            deleted += sum(
+                isinstance(response, httpx.Response) and response.status_code == 204
+                for response in responses
+            )
+        return deleted
 
     async def _seed(self, http: httpx.AsyncClient) -> list[str]:
         ids: list[str] = []
@@ -84,13 +114,29 @@ class LoadTest:
             user["email"] = f"{self.run_id}.{user['email']}"
         for start in range(0, len(users), 100):
             response = await http.post(f"{USERS}/batch", json={"items": users[start : start + 100]})
-            response.raise_for_status()
+            if response.status_code != 200:
+                raise Stopped(self._refusal(response))
             ids += [
                 item["user"]["id"] for item in response.json()["items"] if item["status"] == 201
             ]
         if not ids:
             raise SystemExit("loadtest: seeding created no users; is this the users API?")
         return ids
+
+    def _refusal(self, response: httpx.Response) -> str:
+        try:
+            code = response.json()["code"]
+        except (ValueError, KeyError, TypeError):
+            code = "no problem details"
+        if response.status_code == 403:
+            advice = "the key given with --api-key lacks the write scope"
+        elif response.status_code == 401 and self.headers:
+            advice = "the API does not know the key given with --api-key"
+        elif response.status_code == 401:
+            advice = "the API requires keys: pass --api-key with a key of write scope"
+        else:
+            advice = "seeding failed"
+        return f"{self.url} answered {response.status_code} ({code}): {advice}."
 
     async def _client(
         self, http: httpx.AsyncClient, number: int, seeded: list[str], deadline: float
@@ -127,6 +173,7 @@ class LoadTest:
                 else:
                     request = http.build_request("DELETE", f"{USERS}/{created.pop()}")
             await self._send(http, op, request, created)
+        self.created += created
 
     async def _send(
         self, http: httpx.AsyncClient, op: str, request: httpx.Request, created: list[str]
@@ -146,9 +193,12 @@ class LoadTest:
     def _report(self, elapsed: float, seeded: int) -> dict[str, Any]:
         def summary(latencies: list[float], errors: dict[str, int]) -> dict[str, Any]:
             ordered = sorted(latencies)
+            # Every answer has a latency, error statuses included; transport errors have none.
+            unanswered = sum(count for cause, count in errors.items() if not cause.isdigit())
+            requests = len(latencies) + unanswered
             return {
-                "requests": len(latencies) + sum(errors.values()),
-                "rps": round((len(latencies) + sum(errors.values())) / elapsed, 1),
+                "requests": requests,
+                "rps": round(requests / elapsed, 1),
                 "p50_ms": round(percentile(ordered, 0.50) * 1000, 2),
                 "p95_ms": round(percentile(ordered, 0.95) * 1000, 2),
                 "p99_ms": round(percentile(ordered, 0.99) * 1000, 2),
@@ -188,7 +238,7 @@ def print_report(report: dict[str, Any]) -> None:
         )
 
 
-def main(args: Any) -> int:
+def main(args: argparse.Namespace) -> int:
     test = LoadTest(
         args.url,
         concurrency=args.concurrency,
@@ -198,9 +248,25 @@ def main(args: Any) -> int:
         max_requests=args.max_requests,
         timeout=args.timeout,
         seed=args.seed,
+        api_key=args.api_key,
+        cleanup=args.cleanup,
     )
-    report = asyncio.run(test.run())
+    try:
+        report = asyncio.run(test.run())
+    except Stopped as stop:
+        print(f"loadtest: {stop}", file=sys.stderr)
+        return 2
+    total = report["total"]
+    rate = total["errors"] / total["requests"] if total["requests"] else 0.0
+    report["error_rate"] = round(rate, 6)
     print_report(report)
     Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
     print(f"report: {args.report}")
-    return 1 if report["total"]["errors"] else 0
+    if rate > args.max_error_rate:
+        print(
+            f"loadtest: {total['errors']} of {total['requests']} requests failed ({rate:.2%}), "
+            f"more than --max-error-rate {args.max_error_rate:.2%}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

@@ -168,8 +168,9 @@ class ExperienceSchema(ma.Schema):
     )
 
 
-class UserSchema(ma.Schema):
-    """A user of the directory. `id`, `created_at` and `updated_at` are set by the server."""
+class UserInputSchema(ma.Schema):
+    """A user as a request sends it: `id`, `created_at` and `updated_at` are read-only, set by
+    the server (and refused here)."""
 
     id = ma.fields.String(
         dump_only=True,
@@ -226,7 +227,19 @@ class UserSchema(ma.Schema):
     )
 
 
-class UserPatchSchema(UserSchema):
+SERVER_FIELDS = ("id", "created_at", "updated_at")
+
+
+class UserSchema(UserInputSchema):
+    """A user of the directory, as the server answers it: `id`, `created_at` and `updated_at`
+    are always there."""
+
+    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field) -> None:
+        if field_name in SERVER_FIELDS:
+            field_obj.required = True  # in the spec; nothing loads a dump-only field
+
+
+class UserPatchSchema(UserInputSchema):
     """A JSON Merge Patch (RFC 7396) of a user: only the fields sent change, objects merge.
 
     `null` removes `role` or `experience`, and returns `skills` and `active` to their defaults.
@@ -272,8 +285,7 @@ class UserListQuerySchema(ma.Schema):
         validate=validate.Range(min=1, max=10_000_000),
         **_doc("Page number, from 1 (default 1). Not with `cursor`.", 1),
     )
-    # No example: only a cursor the API issued is valid, and Swagger UI's "Try it out" would
-    # send an example together with `page`.
+    # No example: only a cursor the API issued is valid.
     cursor = ma.fields.String(
         validate=validate.Length(min=1, max=1000),
         metadata={
@@ -403,7 +415,7 @@ class UserBatchSchema(ma.Schema):
     """Users to create in one request."""
 
     items = ma.fields.List(
-        ItemToValidate(UserSchema),
+        ItemToValidate(UserInputSchema),
         required=True,
         validate=validate.Length(min=1),
         **_doc(
@@ -472,7 +484,7 @@ class ProblemSchema(ma.Schema):
     )
     title = ma.fields.String(
         required=True,
-        **_doc("The HTTP status phrase.", "Not Found"),
+        **_doc("The status's reason phrase, as RFC 9110 words it.", "Not Found"),
     )
     status = ma.fields.Integer(required=True, **_doc("The HTTP status code.", 404))
     detail = ma.fields.String(

@@ -215,5 +215,5 @@ def init_app(app: flask.Flask, api: Api) -> None:
     if not app.config["API_KEYS"]:
         log.warning(
             "API_KEYS is not set: anyone who can reach the service can create, change and "
-            "delete users. Set API_KEYS (python -m api new-api-key) to require keys for writes."
+            "delete users. Set API_KEYS (./scripts/new-api-key NAME) to require keys for writes."
         )

@@ -14,7 +14,10 @@ ensure_venv() {
   if [ ! -f "$stamp" ] || ! grep -qxF -- "$wanted" "$stamp"; then
     echo "Installing users-api$extras into .venv" >&2
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".$extras"
+    # setuptools warns, on every editable install, about folders named like the package: the
+    # layout of this repository, and nothing its users can act on.
+    PYTHONWARNINGS="ignore:Editable installation" \
+      .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".$extras"
     echo "$wanted" >> "$stamp"
   fi
 }

@@ -45,6 +45,9 @@ def test_an_empty_mongodb_uri_means_the_in_memory_store() -> None:
         ("MONGODB_TIMEOUT_MS", "soon"),
         ("ACCESS_LOG", "maybe"),
         ("LOG_LEVEL", "LOUD"),
+        ("LOG_FORMAT", "xml"),
+        ("OPENAPI_SERVER_URL", "users.example.com"),
+        ("OPENAPI_SERVER_URL", "https://users.example.com/?v=1"),
     ],
 )
 def test_an_invalid_value_names_the_variable(name: str, value: str) -> None:
@@ -97,3 +100,10 @@ def test_invalid_api_keys_are_refused_without_quoting_them(value: str, message: 
 def test_keys_for_reads_need_keys() -> None:
     with pytest.raises(ConfigError, match="API_KEYS_FOR_READS=true needs API_KEYS"):
         load_config({"API_KEYS_FOR_READS": "true"})
+
+
+def test_the_server_url_is_absolute_without_a_trailing_slash() -> None:
+    config = load_config({"OPENAPI_SERVER_URL": "https://users.example.com/api/ "})
+
+    assert config["OPENAPI_SERVER_URL"] == "https://users.example.com/api"
+    assert load_config({"OPENAPI_SERVER_URL": ""})["OPENAPI_SERVER_URL"] is None

@@ -85,3 +85,19 @@ def test_docs_pages_forbid_the_browser_to_load_anything_from_elsewhere(
     for directive, sources in policy.items():
         assert "://" not in sources, directive
         assert "*" not in sources, directive
+
+
+def test_the_root_leads_to_the_docs(client: FlaskClient) -> None:
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/docs"
+
+
+def test_the_api_has_a_favicon_which_the_docs_pages_name(client: FlaskClient) -> None:
+    with client.get("/favicon.ico") as icon:
+        assert icon.status_code == 200
+        assert icon.mimetype == "image/svg+xml"
+        assert icon.data.startswith(b"<svg")
+    for path in ("/docs", "/redoc"):
+        assert '<link rel="icon" href="/favicon.ico" type="image/svg+xml">' in client.get(path).text

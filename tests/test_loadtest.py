@@ -1,14 +1,17 @@
 """The load-testing kit, against a live server for a few seconds."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from api.loadtest import percentile
-from tests.live_server import ROOT, Server
+from api.security import new_api_key
+from tests.live_server import ROOT, USERS, Server, start_server
 
 pytestmark = pytest.mark.live
 
@@ -24,29 +27,13 @@ def test_percentiles_are_nearest_rank() -> None:
     assert percentile([], 0.5) == 0.0
 
 
-def test_a_short_mixed_load_runs_clean_and_writes_its_report(
-    server: Server, tmp_path: Path
-) -> None:
-    report_path = tmp_path / "report.json"
-
-    result = subprocess.run(
+def loadtest(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A short `python -m api loadtest` against `url`, its report in tmp_path/report.json."""
+    return subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "api",
-            "loadtest",
-            "--url",
-            server.url,
-            "--duration",
-            "2",
-            "--concurrency",
-            "4",
-            "--read-ratio",
-            "0.6",
-            "--seed-users",
-            "30",
-            "--report",
-            str(report_path),
+            *(sys.executable, "-m", "api", "loadtest", "--url", url),
+            *("--duration", "2", "--concurrency", "4", "--seed-users", "30"),
+            *("--report", str(tmp_path / "report.json"), *args),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -54,6 +41,14 @@ def test_a_short_mixed_load_runs_clean_and_writes_its_report(
         timeout=120,
         check=False,
     )
+
+
+def test_a_short_mixed_load_runs_clean_and_writes_its_report(
+    server: Server, tmp_path: Path
+) -> None:
+    report_path = tmp_path / "report.json"
+
+    result = loadtest(server.url, tmp_path, "--read-ratio", "0.6")
 
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(report_path.read_text())
@@ -64,3 +59,78 @@ def test_a_short_mixed_load_runs_clean_and_writes_its_report(
         assert operation["requests"] > 0, name
         assert operation["p50_ms"] <= operation["p95_ms"] <= operation["p99_ms"]
     assert "p99 ms" in result.stdout
+
+
+def test_help_documents_every_option_with_its_default() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "api", "loadtest", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    options = re.findall(r"^  (--[a-z-]+)", result.stdout, re.MULTILINE)
+
+    assert {"--api-key", "--max-error-rate", "--cleanup", "--url"} <= set(options)
+    help_text = " ".join(result.stdout.split())
+    for option in options:
+        described = help_text.split(f" {option} ", 1)[1].split(" --", 1)[0]
+        assert "(default: " in described, option
+
+
+def test_a_refused_key_is_one_line_and_a_key_makes_the_run(tmp_path: Path) -> None:
+    key, digest = new_api_key()
+    reader, reader_digest = new_api_key()
+    keys = f"load:read+write:{digest},reader:read:{reader_digest}"
+    server = start_server(tmp_path, API_KEYS=keys)
+    try:
+        without_key = loadtest(server.url, tmp_path)
+        read_only = loadtest(server.url, tmp_path, "--api-key", reader)
+        with_key = loadtest(server.url, tmp_path, "--api-key", key)
+    finally:
+        server.stop()
+
+    assert without_key.returncode == 2
+    assert without_key.stderr.strip().splitlines() == [
+        f"loadtest: {server.url} answered 401 (api_key_required): the API requires keys: "
+        "pass --api-key with a key of write scope."
+    ]
+    assert read_only.returncode == 2
+    assert "403 (insufficient_scope)" in read_only.stderr
+    assert "Traceback" not in without_key.stderr + read_only.stderr
+    assert with_key.returncode == 0, with_key.stdout + with_key.stderr
+
+
+def test_errors_fail_the_run_only_above_the_threshold(tmp_path: Path) -> None:
+    def limited_run(*args: str) -> subprocess.CompletedProcess[str]:
+        # A tight rate limit: seeding passes, most requests of the run are answered 429.
+        server = start_server(tmp_path, RATE_LIMIT_ENABLED="true", RATE_LIMIT="2/minute")
+        try:
+            return loadtest(server.url, tmp_path, *args)
+        finally:
+            server.stop()
+
+    strict = limited_run()
+    lenient = limited_run("--max-error-rate", "1")
+    exhausted = limited_run("--seed-users", "300")  # 3 batches: the third is refused
+
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    assert "more than --max-error-rate 1.00%" in strict.stderr
+    assert lenient.returncode == 0, lenient.stdout + lenient.stderr
+    assert json.loads((tmp_path / "report.json").read_text())["error_rate"] > 0.5
+    assert exhausted.returncode == 2
+    assert exhausted.stderr.strip().endswith("answered 429 (rate_limited): seeding failed.")
+
+
+def test_cleanup_deletes_what_the_run_left(tmp_path: Path) -> None:
+    server = start_server(tmp_path)
+    try:
+        result = loadtest(server.url, tmp_path, "--cleanup", "--read-ratio", "0.5")
+        left = httpx.get(f"{server.url}{USERS}").json()["total"]
+    finally:
+        server.stop()
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert left == 0
+    assert json.loads((tmp_path / "report.json").read_text())["deleted_after"] >= 30

@@ -226,3 +226,20 @@ def test_operator_like_strings_are_stored_as_plain_text(client: FlaskClient) -> 
     assert ids(client, "role=%24ne") == [user["id"]]
     assert ids(client, "skill=%24gt") == [user["id"]]
     assert client.get(f"{USERS}/{user['id']}").json["name"] == "$where"
+
+
+def test_links_keep_every_value_of_a_repeated_argument(
+    client: FlaskClient, people: dict[str, Any]
+) -> None:
+    cy = create(client, name="Cy", email="cy@example.com", skills=["Python", "Math"])
+    first = client.get(f"{USERS}?skill=Python&skill=Math&page_size=1")
+    links = link_targets(first)
+
+    assert "skill=Python&skill=Math" in links["next"]
+    assert [user["id"] for user in first.json["items"]] == [people["ada"]["id"]]
+    # Following a link keeps the filter: Cy has both skills, Bob (Python only) is not next.
+    assert [user["id"] for user in client.get(links["next"]).json["items"]] == [cy["id"]]
+    cursor = first.json["next_cursor"]
+    by_cursor = client.get(f"{USERS}?skill=Python&skill=Math&page_size=1&cursor={cursor}")
+    assert [user["id"] for user in by_cursor.json["items"]] == [cy["id"]]
+    assert "skill=Python&skill=Math" in link_targets(by_cursor)["first"]

@@ -1,6 +1,7 @@
 """SDKs generated from the committed spec by ./scripts/generate-sdk, driving a live server.
 
-Python: openapi-python-client's package does a whole round trip and gets typed problems.
+Python: openapi-python-client's package does a whole round trip and gets typed problems; the
+README's example type-checks under `mypy --strict` and runs.
 TypeScript: openapi-typescript's types compile under `tsc --strict` with tests/contract/usage.ts,
 which then runs on node against the server. openapi-generator must find an operationId for every
 operation, in both versions of the spec.
@@ -28,13 +29,13 @@ PACKAGE = "users_api_client"
 OPERATIONS = ["create_user", "get_user", "list_users", "update_user", "replace_user", "delete_user"]
 
 
-def run(*args: str | Path, cwd: Path = ROOT) -> str:
+def run(*args: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
     """Run a command with the venv's tools on PATH; return its output, failing on an error."""
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    environ = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
     result = subprocess.run(
         [str(arg) for arg in args],
         cwd=cwd,
-        env=env,
+        env=environ,
         capture_output=True,
         text=True,
         timeout=300,
@@ -85,7 +86,7 @@ def test_python_client_round_trip_with_typed_problems(client: Any) -> None:
             "skills": ["Docker", "Kubernetes", "AWS"],
             "experience": models.Experience(years=5, companies=["Company A", "Company B"]),
         }
-        return models.User(**{**fields, **changes})
+        return models.UserInput(**{**fields, **changes})
 
     created = users.create_user.sync_detailed(
         client=client, body=course_user("priyanshu.sdk@example.com")
@@ -149,6 +150,28 @@ def test_python_client_round_trip_with_typed_problems(client: Any) -> None:
     assert set(invalid.parsed.errors.additional_properties) == {"email", "experience.years"}
 
 
+def readme_python_example() -> str:
+    """The Python block of the README's "Use the contract" section."""
+    section = (ROOT / "README.md").read_text().split("\n## Use the contract\n", 1)[1]
+    return section.split("\n```python\n", 1)[1].split("\n```\n", 1)[0] + "\n"
+
+
+def test_the_readme_python_example_type_checks_strictly_and_runs(
+    sdk: Path, server: Server, tmp_path: Path
+) -> None:
+    example = tmp_path / "example.py"
+    example.write_text(readme_python_example().replace("http://127.0.0.1:8000", server.url))
+    env = {"MYPYPATH": str(sdk / "python"), "PYTHONPATH": str(sdk / "python")}
+
+    output = run(
+        VENV_BIN / "mypy",
+        *("--strict", "--no-incremental", "--cache-dir", os.devnull, example),
+        env=env,
+    )
+    assert "Success: no issues found" in output, output
+    run(sys.executable, example, env=env)
+
+
 def test_typescript_types_compile_strictly_and_drive_the_server(
     sdk: Path, server: Server, tmp_path: Path
 ) -> None:
@@ -177,7 +200,7 @@ def test_typescript_types_refuse_what_the_spec_refuses(sdk: Path, tmp_path: Path
     (tmp_path / "users-api.d.ts").write_text((sdk / "typescript" / "users-api.d.ts").read_text())
     (tmp_path / "wrong.ts").write_text(
         'import type { components } from "./users-api";\n'
-        'export const user: components["schemas"]["User"] = { name: "P", emial: "p@x.org" };\n'
+        'export const user: components["schemas"]["UserInput"] = { name: "P", emial: "p@x.org" };\n'
     )
     tsc = CONTRACT / "node_modules" / ".bin" / "tsc"
     result = subprocess.run(

@@ -11,8 +11,18 @@ from flask.views import MethodView
 
 from api import crud
 from api.resources import Blueprint, current_store
-from api.resources.users import CREATED_HEADERS, ETAG_HEADER, USER_ID, create, fetch, user_url
-from api.schemas import LegacyListQuerySchema, UserSchema
+from api.resources.users import (
+    CREATED_HEADERS,
+    ETAG_HEADER,
+    IF_NONE_MATCH,
+    NOT_MODIFIED,
+    USER_ID,
+    create,
+    fetch,
+    string,
+    user_url,
+)
+from api.schemas import LegacyListQuerySchema, UserInputSchema, UserSchema
 
 blp = Blueprint(
     "legacy",
@@ -22,6 +32,19 @@ blp = Blueprint(
 
 DEPRECATED_SINCE = "@1795219200"  # 2026-11-21T00:00:00Z
 SUNSET = "Fri, 21 May 2027 00:00:00 GMT"
+# On every answer of these routes (deprecation_headers).
+DEPRECATION_HEADERS = {
+    "Deprecation": {
+        "description": "When these routes were deprecated (RFC 9745): 2026-11-21.",
+        "schema": string(DEPRECATED_SINCE),
+    },
+    "Sunset": {"description": "When they stop working (RFC 8594).", "schema": string(SUNSET)},
+    "Link": {
+        "description": 'The operation replacing this one, as rel="successor-version".',
+        "schema": string('</api/v1/users>; rel="successor-version"'),
+    },
+}
+ADD_EXAMPLE = {"name": "Asha", "email": "asha@example.com", "role": "Backend Engineer"}
 
 
 @blp.after_request
@@ -38,8 +61,12 @@ def deprecation_headers(response: flask.Response) -> flask.Response:
 @blp.route("/add")
 class LegacyAdd(MethodView):
     @blp.doc(operationId="legacyAddUser", deprecated=True)
-    @blp.arguments(UserSchema, description="The new user: `name` and `email` are required.")
-    @blp.response(201, UserSchema, headers=CREATED_HEADERS)
+    @blp.arguments(
+        UserInputSchema,
+        description="The new user: `name` and `email` are required.",
+        example=ADD_EXAMPLE,
+    )
+    @blp.response(201, UserSchema, headers={**CREATED_HEADERS, **DEPRECATION_HEADERS})
     @blp.errors(400, 409, 413, 415, 503)
     async def post(self, data: dict[str, Any]) -> Any:
         """Create a user (deprecated: use createUser)
@@ -53,7 +80,7 @@ class LegacyAdd(MethodView):
 class LegacyUsers(MethodView):
     @blp.doc(operationId="legacyListUsers", deprecated=True)
     @blp.arguments(LegacyListQuerySchema, location="query", as_kwargs=True)
-    @blp.response(200, UserSchema(many=True))
+    @blp.response(200, UserSchema(many=True), headers=DEPRECATION_HEADERS)
     @blp.errors(503)
     async def get(self, page: int, page_size: int | None = None) -> Any:
         """List users as a bare array (deprecated: use listUsers)
@@ -71,9 +98,11 @@ class LegacyUsers(MethodView):
 
 @blp.route("/user/<objectid:user_id>", parameters=[USER_ID])
 class LegacyUser(MethodView):
-    @blp.doc(operationId="legacyGetUser", deprecated=True)
-    @blp.response(200, UserSchema, headers={"ETag": ETAG_HEADER})
-    @blp.alt_response(304, description="Not Modified: the ETag in If-None-Match is current.")
+    @blp.doc(operationId="legacyGetUser", deprecated=True, parameters=[IF_NONE_MATCH])
+    @blp.response(200, UserSchema, headers={"ETag": ETAG_HEADER, **DEPRECATION_HEADERS})
+    @blp.alt_response(
+        304, description=NOT_MODIFIED, headers={"ETag": ETAG_HEADER, **DEPRECATION_HEADERS}
+    )
     @blp.errors(404, 503)
     async def get(self, user_id: str) -> Any:
         """Get a user (deprecated: use getUser)

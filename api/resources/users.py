@@ -17,6 +17,7 @@ from api.schemas import (
     SORT_KEYS,
     UserBatchResultSchema,
     UserBatchSchema,
+    UserInputSchema,
     UserListQuerySchema,
     UserPageSchema,
     UserPatchSchema,
@@ -70,12 +71,26 @@ SKILL = {
 }
 
 MERGE_PATCH = "application/merge-patch+json"
-SKILL_FIELD = UserSchema().fields["skills"].inner  # type: ignore[attr-defined]
+SKILL_FIELD = UserInputSchema().fields["skills"].inner  # type: ignore[attr-defined]
 WRITE_ERRORS = (400, 404, 409, 412, 413, 415, 428, 503)
-CREATED_HEADERS = {
-    "Location": LOCATION_HEADER,
-    "ETag": ETAG_HEADER,
-    "Idempotent-Replayed": idempotency.REPLAYED,
+CREATED_HEADERS = {"Location": LOCATION_HEADER, "ETag": ETAG_HEADER}
+NOT_MODIFIED = "Not Modified: the ETag in If-None-Match is current."
+# Request bodies as Swagger UI's "Try it out" sends them untouched (createUser's is built from
+# the schema's examples: the course user). Each creates other emails, so none conflicts.
+REPLACE_EXAMPLE = {
+    "name": "Priyanshu",
+    "email": "priyanshu@example.com",
+    "role": "Site Reliability Engineer",
+    "skills": ["Docker", "Kubernetes", "AWS", "Terraform"],
+    "experience": {"years": 6, "companies": ["Company A", "Company B"]},
+    "active": True,
+}
+PATCH_EXAMPLE = {"role": "Site Reliability Engineer", "experience": {"years": 6}}
+BATCH_EXAMPLE = {
+    "items": [
+        {"name": "Ada Lovelace", "email": "ada@example.com", "role": "Engineer"},
+        {"name": "Grace Hopper", "email": "grace@example.com", "skills": ["COBOL"]},
+    ]
 }
 OBJECT_ID = re.compile("[0-9a-f]{24}")
 # The tags this API issues: a version, in ASCII digits without leading zeros, below 10**18 (an
@@ -123,14 +138,22 @@ def user_url(user_id: str) -> str:
 
 
 def links(pairs: dict[str, dict[str, Any]]) -> str:
-    """RFC 8288 Link header value: rel -> query arguments replacing those of this request."""
-    args = flask.request.args.to_dict()
-    for name in ("page", "cursor"):
-        args.pop(name, None)
-    return ", ".join(
-        f'<{flask.request.path}?{urlencode({**args, **changes})}>; rel="{rel}"'
-        for rel, changes in pairs.items()
-    )
+    """RFC 8288 Link header value: rel -> query arguments replacing those of this request.
+
+    Every value of a repeated argument is kept (`skill=A&skill=B`), so following a link keeps
+    the filters of the page it came from.
+    """
+    args = [
+        (name, value)
+        for name, value in flask.request.args.items(multi=True)
+        if name not in {"page", "cursor"}
+    ]
+
+    def url(changes: dict[str, Any]) -> str:
+        kept = [(name, value) for name, value in args if name not in changes]
+        return f"{flask.request.path}?{urlencode([*kept, *changes.items()])}"
+
+    return ", ".join(f'<{url(changes)}>; rel="{rel}"' for rel, changes in pairs.items())
 
 
 def page_links(page: int, page_size: int, total: int | None, more: bool) -> str:
@@ -243,8 +266,12 @@ class Users(MethodView):
 
     @blp.doc(operationId="createUser", parameters=[idempotency.PARAMETER])
     @idempotency.idempotent
-    @blp.arguments(UserSchema, description="The new user: `name` and `email` are required.")
-    @blp.response(201, UserSchema, headers=CREATED_HEADERS)
+    @blp.arguments(UserInputSchema, description="The new user: `name` and `email` are required.")
+    @blp.response(
+        201,
+        UserSchema,
+        headers={**CREATED_HEADERS, "Idempotent-Replayed": idempotency.REPLAYED},
+    )
     @blp.errors(400, 409, 413, 415, 503)
     async def post(self, data: dict[str, Any]) -> Any:
         """Create a user
@@ -260,7 +287,9 @@ class Users(MethodView):
 class UsersBatch(MethodView):
     @blp.doc(operationId="createUsers", parameters=[idempotency.PARAMETER])
     @idempotency.idempotent
-    @blp.arguments(UserBatchSchema, description="The users to create, as `items`.")
+    @blp.arguments(
+        UserBatchSchema, description="The users to create, as `items`.", example=BATCH_EXAMPLE
+    )
     @blp.response(200, UserBatchResultSchema, headers={"Idempotent-Replayed": idempotency.REPLAYED})
     @blp.errors(400, 409, 413, 415, 503)
     async def post(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -279,7 +308,7 @@ class UsersBatch(MethodView):
                 "The batch has too many items.",
                 errors={"items": [f"At most {limit} items."]},
             )
-        schema = UserSchema()
+        schema = UserInputSchema()
         results: dict[int, dict[str, Any]] = {}
         valid: list[tuple[int, dict[str, Any]]] = []
         for index, item in enumerate(batch["items"]):
@@ -308,7 +337,7 @@ class UsersBatch(MethodView):
 class UserById(MethodView):
     @blp.doc(operationId="getUser", parameters=[IF_NONE_MATCH])
     @blp.response(200, UserSchema, headers={"ETag": ETAG_HEADER})
-    @blp.alt_response(304, description="Not Modified: the ETag in If-None-Match is current.")
+    @blp.alt_response(304, description=NOT_MODIFIED, headers={"ETag": ETAG_HEADER})
     @blp.errors(404, 503)
     async def get(self, user_id: str) -> Any:
         """Get a user
@@ -318,7 +347,9 @@ class UserById(MethodView):
         return await fetch(user_id)
 
     @blp.doc(operationId="replaceUser", parameters=[IF_MATCH])
-    @blp.arguments(UserSchema, description="Every writable field of the user.")
+    @blp.arguments(
+        UserInputSchema, description="Every writable field of the user.", example=REPLACE_EXAMPLE
+    )
     @blp.response(200, UserSchema, headers={"ETag": ETAG_HEADER})
     @blp.errors(*WRITE_ERRORS)
     async def put(self, data: dict[str, Any], user_id: str) -> Any:
@@ -338,6 +369,7 @@ class UserById(MethodView):
         UserPatchSchema,
         content_type=MERGE_PATCH,
         description="A merge patch: only the fields to change; null removes or resets.",
+        example=PATCH_EXAMPLE,
     )
     @blp.response(200, UserSchema, headers={"ETag": ETAG_HEADER})
     @blp.errors(*WRITE_ERRORS)
