@@ -67,8 +67,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
     api.register_converter(SkillConverter, skill_parameter_schema)
     errors.init_app(app)
     # In the order they check each request; before the blueprints, which they document.
-    inputs.init_app(app, api)
     limits.init_app(app, api)
+    inputs.init_app(app, api)
     security.init_app(app, api)
     api.register_blueprint(users.blp)
     api.register_blueprint(health.blp)
