@@ -145,7 +145,8 @@ class Limiter:
         judge = flask.current_app.ensure_sync(self.judge)
         # The one shown: a refusing rate if any, else the one with the fewest requests left.
         verdict = min(
-            judge(client_key(), time.time()), key=lambda verdict: (verdict.allowed, verdict.remaining)
+            judge(client_key(), time.time()),
+            key=lambda verdict: (verdict.allowed, verdict.remaining),
         )
         flask.g.rate_limit = verdict
         if not verdict.allowed:
