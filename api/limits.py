@@ -67,24 +67,21 @@ class _Window:
     """Where a request falls in the clock-aligned windows of one rate."""
 
     rate: limits_notation.RateLimitItem
-    current: str  # counter keys
-    previous: str
-    elapsed: float  # seconds since the current window began
-    drop_after: float  # Unix time after which the current window's counter is not needed
+    key: str  # the counter's: one per client and rate
+    number: int  # windows since the Unix epoch
+    elapsed: float  # seconds since this window began
 
     @classmethod
     def of(cls, rate: limits_notation.RateLimitItem, client: str, now: float) -> "_Window":
         seconds = rate.get_expiry()
         number = int(now // seconds)
-        prefix = f"{client}|{rate.amount}/{seconds}|"
-        return cls(
-            rate,
-            current=f"{prefix}{number}",
-            previous=f"{prefix}{number - 1}",
-            elapsed=now - number * seconds,
-            # Weighed as the previous window throughout the next one.
-            drop_after=(number + 2) * seconds,
-        )
+        key = f"{client}|{rate.amount}/{seconds}"
+        return cls(rate, key, number, elapsed=now - number * seconds)
+
+    @property
+    def needed_until(self) -> float:
+        # Its count weighs as the previous window's throughout the next one.
+        return (self.number + 2) * self.rate.get_expiry()
 
     def verdict(self, previous: int, current: int) -> Verdict:
         """Judge the request from the counts, `current` including the request itself."""
@@ -120,34 +117,30 @@ class Limiter:
         self.rates = rates
         self.counters = store
 
-    async def judge(self, client: str, now: float) -> list[Verdict]:
-        """Count a request of `client` at Unix time `now`; return each rate's verdict.
+    def judge(self, client: str, now: float) -> Verdict:
+        """Count a request of `client` at Unix time `now`; return the verdict to show: a
+        refusing rate's if any, else that of the rate with the fewest requests left.
 
-        When any rate refuses it, the request is taken back from every counter.
+        When any rate refuses it, the request is taken back from every counter. Needs an app
+        context: the counters may have to be awaited on the app's loop.
         """
+        ensure_sync = flask.current_app.ensure_sync
         windows = [_Window.of(rate, client, now) for rate in self.rates]
-        currents = {window.current: window.drop_after for window in windows}
-        current, previous = await self.counters.count(
-            add=currents, amount=1, get=[window.previous for window in windows]
-        )
+        counted = {window.key: (window.number, window.needed_until) for window in windows}
+        counts = ensure_sync(self.counters.add)(counted)
         verdicts = [
-            window.verdict(before, now_count)
-            for window, before, now_count in zip(windows, previous, current, strict=True)
+            window.verdict(previous, current)
+            for window, (previous, current) in zip(windows, counts, strict=True)
         ]
         if not all(verdict.allowed for verdict in verdicts):
-            await self.counters.count(add=currents, amount=-1)
-        return verdicts
+            ensure_sync(self.counters.take_back)(counted)
+        return min(verdicts, key=lambda verdict: (verdict.allowed, verdict.remaining))
 
     def check(self) -> None:
         """before_request: count the request; raise the 429 if it is over a rate."""
         if _exempt():
             return
-        judge = flask.current_app.ensure_sync(self.judge)
-        # The one shown: a refusing rate if any, else the one with the fewest requests left.
-        verdict = min(
-            judge(client_key(), time.time()),
-            key=lambda verdict: (verdict.allowed, verdict.remaining),
-        )
+        verdict = self.judge(client_key(), time.time())
         flask.g.rate_limit = verdict
         if not verdict.allowed:
             raise ApiError(

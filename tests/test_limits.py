@@ -1,7 +1,6 @@
 """Rate limiting per client (api/limits.py), counted in memory and, for the tests marked
 real_driver, in MongoDB through real Motor (api/counters.py)."""
 
-import asyncio
 import hashlib
 import time
 from pathlib import Path
@@ -11,7 +10,6 @@ import flask
 import httpx
 import pytest
 from flask.testing import FlaskClient
-from limits import parse_many
 
 from api import create_app, docs
 from api.config import ConfigError, load_config
@@ -174,21 +172,19 @@ def test_the_storage_follows_the_store_unless_a_setting_picks_it(wire_server: Wi
         load_config({"RATE_LIMIT_STORAGE": "redis"})
 
 
-def judge_at(limiter: Limiter, *moments: float) -> list[Verdict]:
-    """One request of one client at each Unix time; the verdict of the (single) rate."""
-
-    async def judge() -> list[Verdict]:
-        return [(await limiter.judge("address:10.0.0.1", moment))[0] for moment in moments]
-
-    return asyncio.run(judge())
+def judge_at(rate: str, *moments: float) -> list[Verdict]:
+    """One request of one client at each Unix time, on an app limited to `rate`."""
+    app = create_app(settings(RATE_LIMIT=rate))
+    limiter: Limiter = app.extensions["limiter"]
+    with app.app_context():
+        return [limiter.judge("address:10.0.0.1", moment) for moment in moments]
 
 
 def test_reset_is_never_more_than_the_window() -> None:
     # A request at the very start of a clock minute: the window frees it 60 s later, not 61.
-    limiter = Limiter(parse_many("2/minute"), MemoryCounters())
     start = 1_800_000_000.0  # a multiple of 60
 
-    first, second, refused = judge_at(limiter, start, start + 0.2, start + 59.9)
+    first, second, refused = judge_at("2/minute", start, start + 0.2, start + 59.9)
 
     assert (first.reset, first.remaining) == (60, 1)
     assert (second.reset, second.remaining) == (60, 0)
@@ -196,20 +192,25 @@ def test_reset_is_never_more_than_the_window() -> None:
 
 
 def test_the_previous_window_weighs_by_the_share_still_within_the_period() -> None:
-    limiter = Limiter(parse_many("4/minute"), MemoryCounters())
     start = 1_800_000_000.0
-    judge_at(limiter, start, start + 1, start + 2, start + 3)  # 4 in the first minute
+    verdicts = judge_at(
+        "4/minute",
+        *(start + second for second in (0, 1, 2, 3)),  # 4 in the first minute
+        # 10 s into the next one, 5/6 of the first is still within the last 60 s: 4 * 5/6
+        # weighs 3 requests, so one more gets through, and the next is refused (not counted).
+        start + 70,
+        start + 71,
+        # At 44 s, over a quarter of it weighs 1 request (plus the one at 70 s): two more.
+        start + 104,
+        start + 104.4,
+        start + 104.8,
+    )
 
-    # 10 s into the next minute, 5/6 of the previous one is still within the last 60 s: 4 * 5/6
-    # weighs 3 requests, so one more gets through, and the next is refused (and not counted).
-    allowed, refused = judge_at(limiter, start + 70, start + 71)
-    # At 44 s, over a quarter of it weighs 1 request (plus the one at 70 s): two more get through.
-    later = judge_at(limiter, start + 104, start + 104.4, start + 104.8)
-
-    assert (allowed.allowed, allowed.remaining) == (True, 0)
-    # The previous minute's share falls to 2 requests at 15 s into this one, 4 s later.
-    assert (refused.allowed, refused.reset, refused.remaining) == (False, 4, 0)
-    assert [verdict.allowed for verdict in later] == [True, True, False]
+    assert [verdict.allowed for verdict in verdicts] == [True] * 5 + [False, True, True, False]
+    allowed, refused = verdicts[4:6]
+    assert allowed.remaining == 0
+    # The first minute's share falls to 2 requests at 15 s into this one, 4 s later.
+    assert (refused.reset, refused.remaining) == (4, 0)
 
 
 @pytest.mark.real_driver
