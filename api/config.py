@@ -107,6 +107,14 @@ def _rate_limit(raw: str) -> str:
     return raw.strip()
 
 
+def _rate_limit_storage(raw: str) -> str | None:
+    """`memory` or `mongodb`; empty for the default (mongodb with MONGODB_URI, else memory)."""
+    value = raw.strip().lower()
+    if value not in {"", "memory", "mongodb"}:
+        raise ValueError("must be memory or mongodb")
+    return value or None
+
+
 def _log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -155,6 +163,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "RATE_LIMIT": ("600/minute", _rate_limit),
     "RATE_LIMIT_ENABLED": (True, _flag),
     "OPENAPI_SERVER_URL": (None, _server_url),
+    "RATE_LIMIT_STORAGE": (None, _rate_limit_storage),
 }
 
 # Settings whose values are never quoted in an error message.
@@ -188,6 +197,10 @@ def check_config(config: Mapping[str, Any]) -> None:
             f"WORKERS={config['WORKERS']} needs MONGODB_URI: without it every worker process "
             "would hold its own in-memory store, so requests would see different data. "
             "Set MONGODB_URI to a MongoDB server, or use WORKERS=1."
+        )
+    if config["RATE_LIMIT_STORAGE"] == "mongodb" and config["MONGODB_URI"] is None:
+        raise ConfigError(
+            "RATE_LIMIT_STORAGE=mongodb needs MONGODB_URI: the counts are kept in its database."
         )
     if config["API_KEYS_FOR_READS"] and not config["API_KEYS"]:
         raise ConfigError("API_KEYS_FOR_READS=true needs API_KEYS: no one could read at all.")

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 USERS = "users"
 IDEMPOTENCY_KEYS = "idempotency_keys"
+RATE_LIMITS = "rate_limits"
 
 # Longest a close() may take (see Store.close); shutdown waits for it after GRACEFUL_TIMEOUT.
 CLOSE_TIMEOUT_S = 1.0
@@ -57,6 +58,10 @@ def idempotency_indexes(ttl_seconds: int) -> list[IndexModel]:
     # MongoDB deletes a key's record ttl_seconds after its creation (within about a minute).
     # Changing the TTL of an existing deployment needs the old index dropped first.
     return [IndexModel([("created_at", ASCENDING)], name="ttl", expireAfterSeconds=ttl_seconds)]
+
+
+# A rate-limit counter is deleted once its `expire_at` has passed (api/counters.py).
+RATE_LIMIT_INDEXES = [IndexModel([("expire_at", ASCENDING)], name="ttl", expireAfterSeconds=0)]
 
 
 class DatabaseUnavailable(Exception):
@@ -202,6 +207,10 @@ class Store:
         """Return the collection of Idempotency-Key records, opening the store on first use."""
         return await self._collection(IDEMPOTENCY_KEYS)
 
+    async def rate_limits(self) -> AsyncIOMotorCollection:
+        """Return the collection of rate-limit counters, opening the store on first use."""
+        return await self._collection(RATE_LIMITS)
+
     async def _collection(self, name: str) -> AsyncIOMotorCollection:
         if self._client is None:
             await self.open()
@@ -234,6 +243,7 @@ class Store:
             await database[IDEMPOTENCY_KEYS].create_indexes(
                 idempotency_indexes(self.idempotency_ttl_seconds)
             )
+            await database[RATE_LIMITS].create_indexes(RATE_LIMIT_INDEXES)
         self._indexes_ready = True
 
     def close(self) -> None:

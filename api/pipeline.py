@@ -2,13 +2,14 @@
 
     before the view, in this order           after the view, on every response, in this order
     1. observability.start   clock, id      1. empty bodies (204, 304) lose Content-Type
-    2. inputs.limit_query_string   414      2. security.secure_headers   nosniff, CSP, no-store
-    3. the rate limit (api/limits.py) 429   3. CORS headers (CORS_ORIGINS)
+    2. the rate limit (api/limits.py) 429   2. security.secure_headers   nosniff, CSP, no-store
+    3. inputs.limit_query_string   414      3. CORS headers (CORS_ORIGINS)
     4. security.authenticate   401, 403     4. the RateLimit-* headers (api/limits.py)
                                             5. observability.finish   X-Request-ID, metrics, log
     teardown: observability.leave (requests in flight)
 
-The limit comes before the key check so that guessing keys is limited like anything else. Every
+The limit comes first, so that every request that reaches the app counts, refused ones included
+(guessing keys, 404s, long query strings). Every
 step is a plain function that reads the request once; views add nothing of their own.
 
 `GET /health/live` is answered before all of this, at the ASGI layer (api/serving.py), with
@@ -39,8 +40,8 @@ def init_app(app: flask.Flask, api: Api, metrics: Metrics) -> None:
     app.before_request(observability.start)
     app.after_request(observability.finish)
     app.teardown_request(observability.leave)
+    limits.init_app(app, api)  # its check first: refused requests (414, 401) count too
     app.before_request(inputs.limit_query_string)
-    limits.init_app(app, api)  # its check before the key check, its headers after CORS
     app.before_request(security.authenticate)
     security.enable_cors(app)
     app.after_request(security.secure_headers)

@@ -15,9 +15,12 @@ mockupdb runs every responder under one lock, so replies delayed by `delay` are 
 timer threads: a slow server then serves many connections at once, as MongoDB does.
 """
 
+import argparse
 import contextlib
 import itertools
+import signal
 import socket
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -338,8 +341,9 @@ class WireServer:
         return {"dropped": database}
 
 
-def _is_operator_update(change: Mapping[str, Any]) -> bool:
-    return any(key.startswith("$") for key in change)
+def _is_operator_update(change: Mapping[str, Any] | list[Any]) -> bool:
+    # An update pipeline (a list of stages) is applied by mongomock's update methods too.
+    return isinstance(change, list) or any(key.startswith("$") for key in change)
 
 
 def _sort(sort: Mapping[str, int] | None) -> list[tuple[str, int]] | None:
@@ -369,3 +373,30 @@ def _write_result(count: int, errors: list[Reply]) -> Reply:
 
 def _error(code: int, message: str) -> Reply:
     return {"ok": 0, "code": code, "errmsg": message}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tests.mongo_wire --port N`: serve until interrupted, for MONGODB_URI mode
+    without a MongoDB (data in memory, lost at exit)."""
+    parser = argparse.ArgumentParser(prog="python -m tests.mongo_wire", description=main.__doc__)
+    parser.add_argument("--port", type=int, default=27017, help="TCP port on 127.0.0.1")
+    port = parser.parse_args(argv).port
+    server = WireServer()
+    server.port = port
+    try:
+        server.start()
+    except OSError as error:
+        sys.stderr.write(f"mongo_wire: cannot listen on 127.0.0.1:{port}: {error}\n")
+        return 1
+    sys.stdout.write(f"MongoDB wire-protocol test server: MONGODB_URI={server.uri}\n")
+    sys.stdout.flush()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
