@@ -16,7 +16,10 @@ fails ("Event loop is closed"). The options measured on this stack (DESIGN.md se
 What c costs: the WSGI app runs on the event-loop thread, so blocking I/O in a view stalls every
 request of the worker. All I/O goes through awaited async calls (Motor); the only blocking reads
 are the docs' static files, small and cached by the OS. Request bodies are read completely
-(at most MAX_BODY_BYTES + 1 bytes) before the app runs; responses are sent in one piece.
+(at most MAX_BODY_BYTES + 1 bytes, within BODY_TIMEOUT) before the app runs; responses are sent
+in one piece. Since every request runs on the one loop, the requests held (at most
+MAX_IN_FLIGHT) take turns, so that the loop keeps accepting, reading and answering probes
+between them (RequestSlots).
 
 Outside a request greenlet (the Flask test client, the CLI) coroutines go to one long-lived
 background loop thread, option a, so that path also uses one loop per process.
@@ -369,8 +372,9 @@ def _environ(scope: Scope, body: bytes) -> dict[str, Any]:
 
 LIVENESS_PATH = "/health/live"
 LIVENESS_BODY = b'{"status":"ok"}'
-# Probes are never refused for load nor wait their turn: an orchestrator must see the truth.
-PROBE_PATHS = frozenset({LIVENESS_PATH, "/health/ready"})
+# Never refused for load nor made to wait their turn: the probes, so that an orchestrator
+# sees the truth, and the metrics, so that monitoring sees the overload.
+UNSHED_PATHS = frozenset({LIVENESS_PATH, "/health/ready", "/metrics"})
 # Seconds an overloaded worker asks clients to wait: its queue drains in well under that.
 OVERLOADED_RETRY_AFTER_SECONDS = 1
 # asyncio's errors when accept() finds no file handle (or memory) for a new connection.
@@ -393,7 +397,7 @@ class AsgiApp:
     Also answered here, as problem details with the API's headers, counted and logged:
     408 `body_timeout` (with `Connection: close`) when a body has not arrived within
     BODY_TIMEOUT seconds of its head; 503 `overloaded` (with `Retry-After`) when MAX_IN_FLIGHT
-    requests are already in flight (see RequestSlots; probes are not counted); 503
+    requests are already in flight (see RequestSlots; UNSHED_PATHS are not counted); 503
     `shutting_down` (with `Retry-After`) for a request cancelled at the end of GRACEFUL_TIMEOUT.
     """
 
@@ -453,7 +457,7 @@ class AsgiApp:
             return
         if body is None:
             return
-        if scope["path"] in PROBE_PATHS:
+        if scope["path"] in UNSHED_PATHS:
             await self._call_flask(scope, send, body, slots=None)
             return
         if self.slots.full:
