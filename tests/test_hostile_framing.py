@@ -286,7 +286,7 @@ def test_under_saturating_load_probes_answer_and_clients_get_200_or_503(tmp_path
 
 def test_sigterm_under_cpu_heavy_load_exits_within_the_bound(tmp_path: Path) -> None:
     graceful = 2
-    server = start_server(tmp_path, GRACEFUL_TIMEOUT=str(graceful))
+    server = start_server(tmp_path, GRACEFUL_TIMEOUT=str(graceful), MAX_IN_FLIGHT="32")
     seen: list[httpx.Response] = []
     stop = threading.Event()
     seed(server, 500)
