@@ -48,6 +48,10 @@ def serve() -> int:
     # Hypercorn runs in this process with workers=0; with N > 1 it starts N worker processes.
     hypercorn.workers = 0 if config["WORKERS"] == 1 else config["WORKERS"]
     hypercorn.graceful_timeout = config["GRACEFUL_TIMEOUT"]
+    # A connection on which nothing arrives for BODY_TIMEOUT is closed (Hypercorn's default:
+    # never). It is a bound per read: the whole body's deadline is api/serving.py's. Headers
+    # are bounded by keep_alive_timeout (5 s), which runs until a request's head is complete.
+    hypercorn.read_timeout = config["BODY_TIMEOUT"]
     hypercorn.loglevel = config["LOG_LEVEL"]
     # A Logger object, not "-": Hypercorn then logs through our root handler and format, once.
     hypercorn.errorlog = logging.getLogger("hypercorn.error")

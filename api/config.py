@@ -154,6 +154,8 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "MAX_BODY_BYTES": (1_048_576, _positive_int),
     "MAX_QUERY_BYTES": (2048, _positive_int),
     "GRACEFUL_TIMEOUT": (10, _positive_int),
+    "BODY_TIMEOUT": (60, _positive_int),
+    "MAX_IN_FLIGHT": (32, _positive_int),
     "REQUIRE_IF_MATCH": (False, _flag),
     "IDEMPOTENCY_TTL_SECONDS": (86_400, _positive_int),
     "MAX_BATCH_ITEMS": (100, _positive_int),

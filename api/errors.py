@@ -4,8 +4,9 @@
      "instance": "/api/v1/users/...", "code": "not_found", "errors": {"field": ["message"]}}
 
 `title` is the status's reason phrase as RFC 9110 words it ("Content Too Large") and `code`
-the stable, machine-readable cause. `errors` is present for validation failures only. Where
-each error comes from:
+the stable, machine-readable cause. `errors` is present for validation failures only, and lists
+at most MAX_ERROR_FIELDS fields (`detail` says when there were more). Where each error comes
+from:
 
     werkzeug HTTPException, raised by routing, Flask, webargs or abort()
       400 BadRequest              bad_request
@@ -29,9 +30,13 @@ each error comes from:
     db.DatabaseUnavailable        503 database_unavailable  with Retry-After
     cancelled at shutdown         503 shutting_down         with Retry-After (api/serving.py):
                                   still running when GRACEFUL_TIMEOUT is over
+    answered before Flask (api/serving.py), with Connection: close or Retry-After
+      408 body_timeout            the body did not arrive within BODY_TIMEOUT
+      503 overloaded              the worker already has MAX_IN_FLIGHT requests
 """
 
 import http
+import itertools
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -173,7 +178,9 @@ DOCUMENTED: dict[int, tuple[str, str, str]] = {
         "The server failed to handle this request. The error has been logged.",
     ),
     503: (
-        "MongoDB did not answer within MONGODB_TIMEOUT_MS; retry after `Retry-After` seconds.",
+        "MongoDB did not answer within MONGODB_TIMEOUT_MS (`database_unavailable`), or the "
+        "worker already has MAX_IN_FLIGHT requests (`overloaded`); retry after `Retry-After` "
+        "seconds.",
         "database_unavailable",
         "The database is not reachable right now; retry later.",
     ),
@@ -260,24 +267,57 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
-def problem_body(
-    status: int, code: str, detail: str, *, errors: Mapping[str, list[str]] | None = None
+# Most fields an `errors` member lists, and most messages for each: the answer to a refused
+# request stays small whatever it held (a list of 1,000 wrong values is 1,000 fields).
+MAX_ERROR_FIELDS = 10
+MAX_FIELD_MESSAGES = 3
+
+
+def problem_document(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    path: str,
+    request_id: str | None,
+    errors: Mapping[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """The problem details of an error of the current request."""
+    """The problem details of an error of a request for `path`.
+
+    `errors` lists at most MAX_ERROR_FIELDS fields (the first ones), each with at most
+    MAX_FIELD_MESSAGES messages; when fields are left out, `detail` says how many there were.
+    """
+    if errors and len(errors) > MAX_ERROR_FIELDS:
+        detail = f"{detail} The first {MAX_ERROR_FIELDS} of {len(errors)} fields are listed."
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": title(status),
         "status": status,
         "detail": detail,
         # A URI reference: percent-encoded, whatever bytes a hostile path held.
-        "instance": quote(flask.request.path, safe=PATH_CHARACTERS),
+        "instance": quote(path, safe=PATH_CHARACTERS),
         "code": code,
     }
     if errors:
-        body["errors"] = errors
-    if "request_id" in flask.g:
-        body["request_id"] = flask.g.request_id
+        listed = itertools.islice(errors.items(), MAX_ERROR_FIELDS)
+        body["errors"] = {field: messages[:MAX_FIELD_MESSAGES] for field, messages in listed}
+    if request_id is not None:
+        body["request_id"] = request_id
     return body
+
+
+def problem_body(
+    status: int, code: str, detail: str, *, errors: Mapping[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """The problem details of an error of the current request (see problem_document)."""
+    return problem_document(
+        status,
+        code,
+        detail,
+        path=flask.request.path,
+        request_id=flask.g.get("request_id"),
+        errors=errors,
+    )
 
 
 def email_taken_body() -> dict[str, Any]:

@@ -16,22 +16,28 @@ fails ("Event loop is closed"). The options measured on this stack (DESIGN.md se
 What c costs: the WSGI app runs on the event-loop thread, so blocking I/O in a view stalls every
 request of the worker. All I/O goes through awaited async calls (Motor); the only blocking reads
 are the docs' static files, small and cached by the OS. Request bodies are read completely
-(at most MAX_BODY_BYTES + 1 bytes) before the app runs; responses are sent in one piece.
+(at most MAX_BODY_BYTES + 1 bytes, within BODY_TIMEOUT) before the app runs; responses are sent
+in one piece. Since every request runs on the one loop, the requests held (at most
+MAX_IN_FLIGHT) take turns, so that the loop keeps accepting, reading and answering probes
+between them (RequestSlots).
 
 Outside a request greenlet (the Flask test client, the CLI) coroutines go to one long-lived
 background loop thread, option a, so that path also uses one loop per process.
 """
 
 import asyncio
+import collections
 import contextlib
 import contextvars
+import errno
 import functools
 import inspect
+import logging
 import sys
 import threading
 import time
 import types
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
 from io import BytesIO
 from typing import Any
 
@@ -39,11 +45,15 @@ import flask
 import orjson
 from flask.json.provider import DefaultJSONProvider
 from greenlet import greenlet
+from werkzeug.exceptions import HTTPException
 
+from api import framing
 from api.db import Store
-from api.errors import RETRY_AFTER_SECONDS, problem
-from api.observability import Metrics, record, request_id, server_timing
+from api.errors import PROBLEM_JSON, RETRY_AFTER_SECONDS, problem_document
+from api.observability import UNMATCHED, LogBudget, Metrics, record, request_id, server_timing
 from api.security import API_HEADERS
+
+log = logging.getLogger(__name__)
 
 # Most of a body over MAX_BODY_BYTES that is read (and dropped) before answering 413.
 DRAIN_BYTES = 16 * 1024 * 1024
@@ -184,18 +194,104 @@ async def _finish_coroutine(
             return done.value
 
 
-async def _run_in_greenlet(func: Callable[[], Any]) -> Any:
-    """Call `func` in a request greenlet, finishing here every coroutine it hands over."""
+# A request step that held the loop this long owes it one iteration before the next step.
+STEP_QUANTUM_SECONDS = 0.005
+
+
+class RequestSlots:
+    """At most `limit` requests in flight in a worker; their work runs in arrival order, one
+    step at a time, and the loop gets its own iterations between steps.
+
+    A step is what a request's greenlet does between two waits: with the embedded store, all of
+    a request; with MongoDB, the parts before, between and after its commands. Hypercorn makes
+    one task per request and asyncio runs all ready tasks in each iteration, so without this
+    every request ready at once runs before the loop accepts, reads or writes anything else:
+    64 page reads of 100 users hold a liveness probe for seconds, and a probe needs about ten
+    iterations (accept, read, parse, answer). So after a step, the next one waits one iteration
+    for every STEP_QUANTUM_SECONDS the step took (at least one): a 100 ms page of users lets
+    the loop run 20 iterations of its own first, and a 1 ms read by id one. An idle worker
+    starts a step at once.
+
+    Requests beyond the limit are refused by the caller at once (503 `overloaded`), so neither
+    the queue nor the time spent in it grows without bound.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._stepping = False  # a step runs, or the iterations it owes the loop are not over
+
+    @property
+    def full(self) -> bool:
+        return self.in_flight >= self.limit
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """One request in flight for the duration of the block."""
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+
+    @contextlib.asynccontextmanager
+    async def step(self) -> AsyncIterator[None]:
+        """Wait for this step's turn; the block is the step (it must not await)."""
+        await self._acquire()
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            owed = int((time.perf_counter() - started) / STEP_QUANTUM_SECONDS)
+            self._pass_turn(max(owed, 1))
+
+    async def _acquire(self) -> None:
+        if not self._stepping:
+            self._stepping = True
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if not turn.cancelled():  # given the turn, then cancelled before taking it
+                self._pass_turn(1)
+            raise
+
+    def _pass_turn(self, iterations: int) -> None:
+        # Each call_soon runs in the next iteration: the loop gets `iterations` of its own.
+        if iterations > 0:
+            asyncio.get_running_loop().call_soon(self._pass_turn, iterations - 1)
+            return
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():  # a cancelled waiter's future is done
+                turn.set_result(None)
+                return
+        self._stepping = False
+
+
+async def _run_in_greenlet(func: Callable[[], Any], slots: RequestSlots | None = None) -> Any:
+    """Call `func` in a request greenlet, finishing here every coroutine it hands over; with
+    `slots`, each switch into the greenlet is a step that waits its turn (RequestSlots)."""
     child = _RequestGreenlet(func)
-    value = child.switch()
+
+    async def resume(operation: Callable[..., Any], *args: Any) -> Any:
+        if slots is None:
+            return operation(*args)
+        async with slots.step():
+            return operation(*args)
+
+    value = await resume(child.switch)
     while not child.dead:
         coroutine, context, awaited = value
         try:
             result = await _finish_coroutine(coroutine, context, awaited)
         except BaseException as error:  # the greenlet decides, cancellation included
-            value = child.throw(error)
+            value = await resume(child.throw, error)
         else:
-            value = child.switch(result)
+            value = await resume(child.switch, result)
     return value
 
 
@@ -256,6 +352,11 @@ def _environ(scope: Scope, body: bytes) -> dict[str, Any]:
         "wsgi.run_once": False,
     }
     for raw_name, raw_value in scope["headers"]:
+        if b"_" in raw_name:
+            # In the environ `X_API_Key` and `X-API-Key` would both be HTTP_X_API_KEY, and a
+            # `Content_Length` would be read as the length h11 did not frame the body by.
+            # Dropped, as nginx does by default (underscores_in_headers off).
+            continue
         name = raw_name.decode("latin-1").upper().replace("-", "_")
         if name not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             name = f"HTTP_{name}"
@@ -271,6 +372,17 @@ def _environ(scope: Scope, body: bytes) -> dict[str, Any]:
 
 LIVENESS_PATH = "/health/live"
 LIVENESS_BODY = b'{"status":"ok"}'
+# Never refused for load nor made to wait their turn: the probes, so that an orchestrator
+# sees the truth, and the metrics, so that monitoring sees the overload.
+UNSHED_PATHS = frozenset({LIVENESS_PATH, "/health/ready", "/metrics"})
+# Seconds an overloaded worker asks clients to wait: its queue drains in well under that.
+OVERLOADED_RETRY_AFTER_SECONDS = 1
+# asyncio's errors when accept() finds no file handle (or memory) for a new connection.
+OUT_OF_HANDLES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+# How asyncio reports a scheduled retry of accept() that failed (its listening socket closed).
+RETRIED_ACCEPT = "Exception in callback BaseSelectorEventLoop._start_serving"
+
+Header = tuple[bytes, bytes]
 
 
 class AsgiApp:
@@ -281,18 +393,29 @@ class AsgiApp:
     metrics and access log, for a fraction of the cost, so probes stay cheap when the worker
     is busy. A liveness request with a query string or an Origin (CORS) goes to Flask, which
     checks those.
+
+    Also answered here, as problem details with the API's headers, counted and logged:
+    408 `body_timeout` (with `Connection: close`) when a body has not arrived within
+    BODY_TIMEOUT seconds of its head; 503 `overloaded` (with `Retry-After`) when MAX_IN_FLIGHT
+    requests are already in flight (see RequestSlots; UNSHED_PATHS are not counted); 503
+    `shutting_down` (with `Retry-After`) for a request cancelled at the end of GRACEFUL_TIMEOUT.
     """
 
     def __init__(self, app: flask.Flask) -> None:
         self.app = app
         self.store: Store = app.extensions["store"]
         self.max_body_bytes: int = app.config["MAX_BODY_BYTES"]
+        self.body_timeout: int = app.config["BODY_TIMEOUT"]
+        self.slots = RequestSlots(app.config["MAX_IN_FLIGHT"])
         self.metrics: Metrics = app.extensions["metrics"]
         self.access_log: bool = app.config["ACCESS_LOG"]
+        self.api_headers = [
+            (name.lower().encode(), value.encode()) for name, value in API_HEADERS.items()
+        ]
         self.liveness_headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(LIVENESS_BODY)).encode()),
-            *((name.lower().encode(), value.encode()) for name, value in API_HEADERS.items()),
+            *self.api_headers,
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -307,6 +430,8 @@ class AsgiApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                framing.install()
+                _log_accept_failures_briefly(asyncio.get_running_loop())
                 await self.store.open()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -323,9 +448,38 @@ class AsgiApp:
         ):
             await self._liveness(scope, send)
             return
-        body = await _read_body(scope, receive, self.max_body_bytes)
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                body = await _read_body(scope, receive, self.max_body_bytes)
+        except TimeoutError:
+            detail = f"The request body did not arrive within {self.body_timeout} seconds."
+            await self._refuse(scope, send, 408, "body_timeout", detail, (b"connection", b"close"))
+            return
         if body is None:
             return
+        if scope["path"] in UNSHED_PATHS:
+            await self._call_flask(scope, send, body, slots=None)
+            return
+        if self.slots.full:
+            await self._refuse(
+                scope,
+                send,
+                503,
+                "overloaded",
+                "The server is answering as many requests as it can; retry shortly.",
+                (b"retry-after", str(OVERLOADED_RETRY_AFTER_SECONDS).encode()),
+            )
+            return
+        with self.slots.held():
+            await self._call_flask(scope, send, body, slots=self.slots)
+
+    async def _call_flask(
+        self,
+        scope: Scope,
+        send: Send,
+        body: bytes,
+        slots: RequestSlots | None,
+    ) -> None:
         environ = _environ(scope, body)
         response_start: list[Any] = []
 
@@ -344,19 +498,40 @@ class AsgiApp:
                     close()
 
         try:
-            content = await _run_in_greenlet(call_app)
+            content = await _run_in_greenlet(call_app, slots)
         except asyncio.CancelledError:
             # Hypercorn cancels the requests still running when GRACEFUL_TIMEOUT is over, and
             # would answer them 500: a 503 tells the client to retry (on another instance).
             with contextlib.suppress(Exception):  # the client may be gone as well
-                await _send_response(send, *self._shutting_down(environ))
+                await self._refuse(
+                    scope,
+                    send,
+                    503,
+                    "shutting_down",
+                    "The server is shutting down; retry the request.",
+                    (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+                )
             raise
-        await _send_response(send, *response_start, content)
+        status, headers = response_start
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (name.lower().encode("latin-1"), value.encode("latin-1"))
+                    for name, value in headers
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
+
+    def _request_id(self, scope: Scope) -> str:
+        given = _header(scope, b"x-request-id")
+        return request_id(None if given is None else given.decode("latin-1"))
 
     async def _liveness(self, scope: Scope, send: Send) -> None:
         started = time.perf_counter()
-        given = _header(scope, b"x-request-id")
-        rid = request_id(None if given is None else given.decode("latin-1"))
+        rid = self._request_id(scope)
         elapsed = time.perf_counter() - started
         headers = [
             *self.liveness_headers,
@@ -366,41 +541,84 @@ class AsgiApp:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         body = b"" if scope["method"] == "HEAD" else LIVENESS_BODY
         await send({"type": "http.response.body", "body": body})
+        self._record(scope, rid, LIVENESS_PATH, 200, started)
+
+    async def _refuse(
+        self, scope: Scope, send: Send, status: int, code: str, detail: str, *headers: Header
+    ) -> None:
+        """Answer a problem without Flask: the body of api/errors.py, the API's headers."""
+        started = time.perf_counter()
+        rid = self._request_id(scope)
+        content = orjson.dumps(
+            problem_document(status, code, detail, path=scope["path"], request_id=rid)
+        )
+        start_headers = [
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"content-length", str(len(content)).encode()),
+            *self.api_headers,
+            (b"x-request-id", rid.encode()),
+            (b"server-timing", server_timing(0.0, time.perf_counter() - started).encode()),
+            *headers,
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": start_headers})
+        body = b"" if scope["method"] == "HEAD" else content
+        await send({"type": "http.response.body", "body": body})
+        self._record(scope, rid, self._route(scope), status, started)
+
+    def _route(self, scope: Scope) -> str:
+        """The route template a request would have been served by, for the metrics."""
+        try:
+            rule, _ = self.app.url_map.bind("").match(
+                scope["path"], method=scope["method"], return_rule=True
+            )
+        except HTTPException:  # no route, another method, a redirect
+            return UNMATCHED
+        return rule.rule
+
+    def _record(self, scope: Scope, rid: str, route: str, status: int, started: float) -> None:
         record(
             self.metrics,
             access_log_on=self.access_log,
             request_id=rid,
             method=scope["method"],
-            route=LIVENESS_PATH,
-            path=LIVENESS_PATH,
-            status=200,
+            route=route,
+            path=scope["path"],
+            status=status,
             elapsed=time.perf_counter() - started,
             storage=0.0,
         )
 
-    def _shutting_down(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
-        with self.app.request_context(environ):
-            response = self.app.process_response(
-                problem(
-                    503,
-                    "shutting_down",
-                    "The server is shutting down; retry the request.",
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                )
-            )
-            return response.status_code, response.headers.to_wsgi_list(), response.get_data()
 
+def _log_accept_failures_briefly(loop: asyncio.AbstractEventLoop) -> None:
+    """Log running out of file handles in one line at most once a second.
 
-async def _send_response(
-    send: Send, status: int, headers: list[tuple[str, str]], content: bytes
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": content})
+    When accept() fails for want of a file handle, asyncio stops accepting on that socket and
+    tries again a second later, so the worker goes on serving its open connections and accepts
+    new ones as handles free up. But CPython 3.11 goes on through the burst it was accepting
+    and schedules one retry per failed accept: measured, about 2,500 failures a second while
+    out of handles, each reported with a traceback through the loop's exception handler, and
+    at shutdown every retry still pending fails on the closed socket, traceback again. This
+    handler reports both in one line, within a budget of one a second (the lines it drops are
+    counted), and leaves every other error to the handler it replaces.
+    """
+    previous = loop.get_exception_handler()
+    budget = LogBudget(log, per_second=1)
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        message = context.get("message", "")
+        out_of_handles = (
+            isinstance(error, OSError)
+            and error.errno in OUT_OF_HANDLES
+            and message.startswith("socket.accept()")
+        )
+        if out_of_handles or message.startswith(RETRIED_ACCEPT):
+            if budget.allow():
+                log.warning("cannot accept connections: %s; serving the open ones", error)
+            return
+        if previous is None:
+            loop.default_exception_handler(context)
+        else:
+            previous(loop, context)
+
+    loop.set_exception_handler(handle)

@@ -48,12 +48,14 @@ def free_port() -> int:
 def start_server(tmp_path: Path, **settings: str) -> Server:
     """`python -m api` on a free port, in-memory unless `settings` say otherwise."""
     port = free_port()
-    # Every test client shares 127.0.0.1: rate limiting is on only where a test asks for it.
+    # Every test client shares 127.0.0.1: rate limiting is on only where a test asks for it;
+    # so is load shedding (MAX_IN_FLIGHT), which bursts of concurrent test clients would meet.
     env = {
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "LOG_LEVEL": "INFO",
         "RATE_LIMIT_ENABLED": "false",
+        "MAX_IN_FLIGHT": "1000",
         **settings,
     }
     return start_process(tmp_path, "api", port, "/health/live", env)

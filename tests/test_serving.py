@@ -1,6 +1,7 @@
 """The ASGI bridge (api/serving.py), driven in-process on the test's event loop."""
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,13 +12,13 @@ import pytest
 import pytest_asyncio
 
 from api import create_app, crud
-from api.serving import AsgiApp
+from api.serving import STEP_QUANTUM_SECONDS, AsgiApp, RequestSlots
 from tests.conftest import course_user
 
 
-def probe_app() -> AsgiApp:
+def probe_app(config: dict[str, Any] | None = None) -> AsgiApp:
     """The API plus routes that report where and how their coroutine runs."""
-    app = create_app({})
+    app = create_app(config or {})
 
     async def loop_id() -> dict[str, Any]:
         await asyncio.sleep(0)
@@ -254,3 +255,105 @@ async def test_liveness_is_answered_before_flask_as_flask_answers_it(
     requests = asgi.metrics.requests
     assert requests.labels("GET", "/health/live", "200")._value.get() == 2
     assert requests.labels("HEAD", "/health/live", "200")._value.get() == 1
+
+
+async def iterations_while(work: Any) -> tuple[Any, list[int]]:
+    """Run `work` while counting event-loop iterations; return its result and the count at
+    each of its marks (work calls mark())."""
+    count = 0
+    running = True
+
+    def tick() -> None:
+        nonlocal count
+        count += 1
+        if running:
+            asyncio.get_running_loop().call_soon(tick)
+
+    marks: list[int] = []
+    asyncio.get_running_loop().call_soon(tick)
+    try:
+        result = await work(lambda: marks.append(count))
+    finally:
+        running = False
+    return result, marks
+
+
+@pytest.mark.asyncio
+async def test_steps_run_in_arrival_order_with_loop_iterations_between_them() -> None:
+    slots = RequestSlots(limit=10)
+    order: list[int] = []
+
+    async def work(mark: Any) -> None:
+        async def request(number: int) -> None:
+            async with slots.step():
+                order.append(number)
+                mark()
+
+        await asyncio.gather(*(request(number) for number in range(5)))
+
+    _, marks = await iterations_while(work)
+
+    assert order == [0, 1, 2, 3, 4]
+    assert all(later > earlier for earlier, later in itertools.pairwise(marks))
+
+
+@pytest.mark.asyncio
+async def test_a_long_step_gives_the_loop_an_iteration_per_quantum_it_took() -> None:
+    slots = RequestSlots(limit=10)
+
+    async def work(mark: Any) -> None:
+        async def request(block: float) -> None:
+            async with slots.step():
+                time.sleep(block)  # noqa: ASYNC251 - holding the loop, as a CPU-heavy step does
+                mark()
+
+        await asyncio.gather(request(STEP_QUANTUM_SECONDS * 6), request(0))
+
+    _, (first, second) = await iterations_while(work)
+
+    assert second - first >= 6
+
+
+@pytest.mark.asyncio
+async def test_a_waiter_cancelled_in_line_does_not_stop_the_ones_after_it() -> None:
+    slots = RequestSlots(limit=10)
+    ran: list[str] = []
+
+    async def request(name: str) -> None:
+        async with slots.step():
+            ran.append(name)
+
+    first = asyncio.create_task(request("first"))
+    cancelled = asyncio.create_task(request("cancelled"))
+    last = asyncio.create_task(request("last"))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.gather(first, last, cancelled, return_exceptions=True)
+
+    assert ran == ["first", "last"]
+    assert cancelled.cancelled()
+
+
+@pytest.mark.asyncio
+async def test_beyond_max_in_flight_it_answers_503_at_once_and_probes_are_exempt() -> None:
+    asgi = probe_app({"MAX_IN_FLIGHT": 1})
+    transport = httpx.ASGITransport(app=asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        slow = asyncio.create_task(http.get("/probe/slow", params={"n": "1"}))
+        await asyncio.sleep(0.05)  # the slow request holds the one slot
+        shed = await http.get("/api/v1/users")
+        ready = await http.get("/health/ready")
+        live = await http.get("/health/live")
+        assert (await slow).status_code == 200
+        served = await http.get("/api/v1/users")
+    asgi.store.close()
+
+    problem = shed.json()
+    assert (shed.status_code, problem["code"]) == (503, "overloaded")
+    assert shed.headers["Content-Type"] == "application/problem+json"
+    assert shed.headers["Retry-After"] == "1"
+    assert shed.headers["X-Request-ID"] == problem["request_id"]
+    assert problem["instance"] == "/api/v1/users"
+    assert (ready.status_code, live.status_code, served.status_code) == (200, 200, 200)
+    metrics = asgi.metrics.requests.labels("GET", "/api/v1/users", "503")._value.get()
+    assert metrics == 1

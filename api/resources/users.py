@@ -283,6 +283,10 @@ class Users(MethodView):
         return await create(data)
 
 
+# Failed items of a batch that carry their problem (the docstring of createUsers says so).
+PROBLEMS_PER_BATCH = 5
+
+
 @blp.route("/batch")
 class UsersBatch(MethodView):
     @blp.doc(operationId="createUsers", parameters=[idempotency.PARAMETER])
@@ -299,6 +303,9 @@ class UsersBatch(MethodView):
         status a single createUser would have answered (201, 409 or 422) with the user or the
         problem; the valid items are created whatever happens to the others. An
         `Idempotency-Key` makes a retry of the whole batch safe.
+
+        So that the answer stays small, only the first 5 failed items carry their problem
+        (each listing at most 10 fields in `errors`); later ones carry their status alone.
         """
         limit = flask.current_app.config["MAX_BATCH_ITEMS"]
         if len(batch["items"]) > limit:
@@ -325,11 +332,15 @@ class UsersBatch(MethodView):
                 results[index] = {"index": index, "status": 409, "problem": email_taken_body()}
             else:
                 results[index] = {"index": index, "status": 201, "user": user}
-        done = sum(result["status"] == 201 for result in results.values())
+        items = [results[index] for index in sorted(results)]
+        failed = [item for item in items if item["status"] != 201]
+        for item in failed[PROBLEMS_PER_BATCH:]:
+            del item["problem"]
+        done = len(items) - len(failed)
         return {
-            "items": [results[index] for index in sorted(results)],
+            "items": items,
             "created": done,
-            "failed": len(results) - done,
+            "failed": len(failed),
         }
 
 
