@@ -121,7 +121,8 @@ class JsonProvider(DefaultJSONProvider):
     """
 
     def response(self, *args: Any, **kwargs: Any) -> flask.Response:
-        body = self._bytes(self._prepare_response_obj(args, kwargs))
+        # A final newline, as Flask writes it: curl's output then ends its line.
+        body = self._bytes(self._prepare_response_obj(args, kwargs)) + b"\n"
         return self._app.response_class(body, mimetype=self.mimetype)
 
     def _bytes(self, obj: Any) -> bytes:
@@ -371,7 +372,7 @@ def _environ(scope: Scope, body: bytes) -> dict[str, Any]:
 
 
 LIVENESS_PATH = "/health/live"
-LIVENESS_BODY = b'{"status":"ok"}'
+LIVENESS_BODY = b'{"status":"ok"}\n'
 # Never refused for load nor made to wait their turn: the probes, so that an orchestrator
 # sees the truth, and the metrics, so that monitoring sees the overload.
 UNSHED_PATHS = frozenset({LIVENESS_PATH, "/health/ready", "/metrics"})

@@ -251,7 +251,7 @@ async def test_liveness_is_answered_before_flask_as_flask_answers_it(
     assert fast.headers["x-request-id"] == "probe-1"
     assert fast.headers["server-timing"].startswith("db;dur=0.00, app;dur=")
     assert head.content == b""
-    assert head.headers["content-length"] == fast.headers["content-length"] == "15"
+    assert head.headers["content-length"] == fast.headers["content-length"] == "16"
     requests = asgi.metrics.requests
     assert requests.labels("GET", "/health/live", "200")._value.get() == 2
     assert requests.labels("HEAD", "/health/live", "200")._value.get() == 1
