@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from io import BytesIO
 from typing import Any
 
@@ -195,33 +195,41 @@ async def _finish_coroutine(
             return done.value
 
 
-# A request step that held the loop this long owes it one iteration before the next step.
+# The work a loop iteration may spend on request steps before the loop gets its own turn.
 STEP_QUANTUM_SECONDS = 0.005
+# Most waiting steps started together: a bound on the estimate of how many fit in a quantum.
+MOST_STEPS_PER_WINDOW = 64
 
 
 class RequestSlots:
-    """At most `limit` requests in flight in a worker; their work runs in arrival order, one
-    step at a time, and the loop gets its own iterations between steps.
+    """At most `limit` requests in flight in a worker; their work runs in arrival order, and
+    the loop gets an iteration of its own for every STEP_QUANTUM_SECONDS of it.
 
     A step is what a request's greenlet does between two waits: with the embedded store, all of
     a request; with MongoDB, the parts before, between and after its commands. Hypercorn makes
     one task per request and asyncio runs all ready tasks in each iteration, so without this
     every request ready at once runs before the loop accepts, reads or writes anything else:
     64 page reads of 100 users hold a liveness probe for seconds, and a probe needs about ten
-    iterations (accept, read, parse, answer). So after a step, the next one waits one iteration
-    for every STEP_QUANTUM_SECONDS the step took (at least one): a 100 ms page of users lets
-    the loop run 20 iterations of its own first, and a 1 ms read by id one. An idle worker
-    starts a step at once.
+    iterations (accept, read, parse, answer).
+
+    So steps run in windows. The first step of an iteration opens one, and the steps that start
+    within STEP_QUANTUM_SECONDS of it run at once, as they would without any of this: cheap
+    requests cost no hand-off. A step that starts later waits in line. In the next iteration the
+    window closes: the loop is owed one iteration for every quantum the window took beyond its
+    first, and then the next window lets in as many waiting steps as fit in a quantum, judged by
+    the recent steps' average: a 100 ms page of users lets the loop run 20 iterations first,
+    and a 0.5 ms read by id shares a window with nine others.
 
     Requests beyond the limit are refused by the caller at once (503 `overloaded`), so neither
-    the queue nor the time spent in it grows without bound.
+    the line nor the time spent in it grows without bound.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.in_flight = 0
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._stepping = False  # a step runs, or the iterations it owes the loop are not over
+        self._window: float | None = None  # when the open window started
+        self._step_seconds = STEP_QUANTUM_SECONDS  # recent steps' average
 
     @property
     def full(self) -> bool:
@@ -236,41 +244,48 @@ class RequestSlots:
         finally:
             self.in_flight -= 1
 
-    @contextlib.asynccontextmanager
-    async def step(self) -> AsyncIterator[None]:
-        """Wait for this step's turn; the block is the step (it must not await)."""
-        await self._acquire()
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            owed = int((time.perf_counter() - started) / STEP_QUANTUM_SECONDS)
-            self._pass_turn(max(owed, 1))
-
-    async def _acquire(self) -> None:
-        if not self._stepping:
-            self._stepping = True
-            return
+    async def turn(self) -> float:
+        """Wait for this step's turn; returns its start time, for `done`. The step must not
+        await."""
+        if not self._waiting and self._in_window():
+            return time.perf_counter()
         turn = asyncio.get_running_loop().create_future()
         self._waiting.append(turn)
-        try:
-            await turn
-        except asyncio.CancelledError:
-            if not turn.cancelled():  # given the turn, then cancelled before taking it
-                self._pass_turn(1)
-            raise
+        await turn  # cancelled in line: its future is done, and skipped (a turn holds nothing)
+        return time.perf_counter()
 
-    def _pass_turn(self, iterations: int) -> None:
-        # Each call_soon runs in the next iteration: the loop gets `iterations` of its own.
-        if iterations > 0:
-            asyncio.get_running_loop().call_soon(self._pass_turn, iterations - 1)
+    def done(self, started: float) -> None:
+        """After the step that `turn` started at `started`."""
+        self._step_seconds += (time.perf_counter() - started - self._step_seconds) / 8
+
+    def _in_window(self) -> bool:
+        now = time.perf_counter()
+        if self._window is None:
+            self._open_window(now)
+            return True
+        return now - self._window < STEP_QUANTUM_SECONDS
+
+    def _open_window(self, now: float) -> None:
+        self._window = now
+        asyncio.get_running_loop().call_soon(self._close_window, None)
+
+    def _close_window(self, owed: int | None) -> None:
+        # Called in the iteration after the window opened, and once more per iteration owed.
+        if owed is None and self._window is not None:
+            owed = int((time.perf_counter() - self._window) / STEP_QUANTUM_SECONDS)
+        if owed:
+            asyncio.get_running_loop().call_soon(self._close_window, owed - 1)
             return
-        while self._waiting:
+        self._window = None
+        room = max(1, min(MOST_STEPS_PER_WINDOW, int(STEP_QUANTUM_SECONDS / self._step_seconds)))
+        let_in = 0
+        while self._waiting and let_in < room:
             turn = self._waiting.popleft()
-            if not turn.done():  # a cancelled waiter's future is done
+            if not turn.done():  # a waiter cancelled in line has a done future
                 turn.set_result(None)
-                return
-        self._stepping = False
+                let_in += 1
+        if let_in:  # they run in the next iteration: that is the next window
+            self._open_window(time.perf_counter())
 
 
 async def _run_in_greenlet(func: Callable[[], Any], slots: RequestSlots | None = None) -> Any:
@@ -281,8 +296,11 @@ async def _run_in_greenlet(func: Callable[[], Any], slots: RequestSlots | None =
     async def resume(operation: Callable[..., Any], *args: Any) -> Any:
         if slots is None:
             return operation(*args)
-        async with slots.step():
+        started = await slots.turn()
+        try:
             return operation(*args)
+        finally:
+            slots.done(started)
 
     value = await resume(child.switch)
     while not child.dead:
@@ -301,6 +319,11 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
         if key == name:
             return value
     return None
+
+
+def _framed_body(scope: Scope) -> bool:
+    """Whether the request's head announces a body."""
+    return any(name in (b"content-length", b"transfer-encoding") for name, _ in scope["headers"])
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
@@ -449,15 +472,19 @@ class AsgiApp:
         ):
             await self._liveness(scope, send)
             return
-        try:
-            async with asyncio.timeout(self.body_timeout):
-                body = await _read_body(scope, receive, self.max_body_bytes)
-        except TimeoutError:
-            detail = f"The request body did not arrive within {self.body_timeout} seconds."
-            await self._refuse(scope, send, 408, "body_timeout", detail, (b"connection", b"close"))
-            return
-        if body is None:
-            return
+        if scope["method"] not in ("GET", "HEAD") or _framed_body(scope):
+            try:
+                async with asyncio.timeout(self.body_timeout):
+                    body = await _read_body(scope, receive, self.max_body_bytes)
+            except TimeoutError:
+                detail = f"The request body did not arrive within {self.body_timeout} seconds."
+                close = (b"connection", b"close")
+                await self._refuse(scope, send, 408, "body_timeout", detail, close)
+                return
+            if body is None:
+                return
+        else:  # a read without Content-Length or Transfer-Encoding has no body (RFC 9112 6.3)
+            body = b""
         if scope["path"] in UNSHED_PATHS:
             await self._call_flask(scope, send, body, slots=None)
             return

@@ -1,9 +1,10 @@
 """The ASGI bridge (api/serving.py), driven in-process on the test's event loop."""
 
 import asyncio
+import functools
 import itertools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import flask
@@ -278,23 +279,40 @@ async def iterations_while(work: Any) -> tuple[Any, list[int]]:
     return result, marks
 
 
+async def step(slots: RequestSlots, work: Callable[[], Any]) -> None:
+    """One request step, as api/serving.py runs it."""
+    started = await slots.turn()
+    try:
+        work()
+    finally:
+        slots.done(started)
+
+
+def hold_loop(seconds: float) -> None:
+    time.sleep(seconds)
+
+
 @pytest.mark.asyncio
-async def test_steps_run_in_arrival_order_with_loop_iterations_between_them() -> None:
+async def test_cheap_steps_share_an_iteration_and_the_rest_wait_in_arrival_order() -> None:
     slots = RequestSlots(limit=10)
     order: list[int] = []
 
     async def work(mark: Any) -> None:
-        async def request(number: int) -> None:
-            async with slots.step():
-                order.append(number)
-                mark()
+        def run(number: int) -> None:
+            hold_loop(STEP_QUANTUM_SECONDS * 0.6)
+            order.append(number)
+            mark()
 
-        await asyncio.gather(*(request(number) for number in range(5)))
+        await asyncio.gather(*(step(slots, functools.partial(run, n)) for n in range(5)))
 
     _, marks = await iterations_while(work)
 
     assert order == [0, 1, 2, 3, 4]
-    assert all(later > earlier for earlier, later in itertools.pairwise(marks))
+    # The first two start within one quantum of the window: the same iteration, no hand-off.
+    assert marks[0] == marks[1]
+    # The third started past the quantum: it waited for the loop to run in between.
+    assert marks[2] > marks[1]
+    assert all(later >= earlier for earlier, later in itertools.pairwise(marks))
 
 
 @pytest.mark.asyncio
@@ -302,12 +320,14 @@ async def test_a_long_step_gives_the_loop_an_iteration_per_quantum_it_took() -> 
     slots = RequestSlots(limit=10)
 
     async def work(mark: Any) -> None:
-        async def request(block: float) -> None:
-            async with slots.step():
-                time.sleep(block)  # noqa: ASYNC251 - holding the loop, as a CPU-heavy step does
-                mark()
+        def run(block: float) -> None:
+            hold_loop(block)
+            mark()
 
-        await asyncio.gather(request(STEP_QUANTUM_SECONDS * 6), request(0))
+        await asyncio.gather(
+            step(slots, functools.partial(run, STEP_QUANTUM_SECONDS * 6)),
+            step(slots, functools.partial(run, 0)),
+        )
 
     _, (first, second) = await iterations_while(work)
 
@@ -320,8 +340,11 @@ async def test_a_waiter_cancelled_in_line_does_not_stop_the_ones_after_it() -> N
     ran: list[str] = []
 
     async def request(name: str) -> None:
-        async with slots.step():
+        def run() -> None:
+            hold_loop(STEP_QUANTUM_SECONDS * 1.5)  # the next ones wait in line
             ran.append(name)
+
+        await step(slots, run)
 
     first = asyncio.create_task(request("first"))
     cancelled = asyncio.create_task(request("cancelled"))
