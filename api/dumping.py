@@ -100,7 +100,11 @@ def _compile_field(field: ma.fields.Field) -> Dump:
             return lambda value: None if value is None else [one(item) for item in value]
         return lambda value: None if value is None else one(value)
     if isinstance(field, ma.fields.List):
-        inner = _compile_field(field.inner)
-        return lambda value: None if value is None else [inner(item) for item in value]
+        inner, kept = _compile_field(field.inner), _unchanged(field.inner)
+        return lambda value: (
+            None
+            if value is None
+            else [item if type(item) in kept else inner(item) for item in value]
+        )
     serialize, name = field._serialize, field.name
     return lambda value: serialize(value, name, None)

@@ -15,6 +15,10 @@ errors, and narrows what they are applied to:
 - A cursor copies only the documents it returns, sharing their immutable values (strings,
   numbers, dates, ids) instead of copying each one.
 - A TTL index expires documents from a heap of their dates, oldest first.
+- A sort whose keys are top-level fields, each holding values of one same type in every document
+  it sorts (dates, ids, strings or integers), compares those values themselves instead of
+  mongomock's BSON-ordering wrappers; for one type the two orders are the same. Any other sort
+  (dotted keys, missing fields, arrays, mixed types) is mongomock's.
 
 Results, errors and their order stay mongomock's because of how its matcher works: it tests a
 filter's conditions in order and rejects a document at the first that fails, so a document
@@ -33,6 +37,7 @@ makes the subclass (which adds methods only).
 
 import heapq
 import itertools
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -121,14 +126,36 @@ def _copy(value: Any, container: type) -> Any:
     kind = type(value)
     if kind is dict:
         new = container()
-        for key, item in value.items():
-            new[key] = _copy(item, container)
+        for key, item in value.items():  # shared values inline: most of a document's fields
+            new[key] = item if type(item) in _SHARED else _copy(item, container)
         return new
     if kind is list:
-        return [_copy(item, container) for item in value]
+        return [item if type(item) in _SHARED else _copy(item, container) for item in value]
     if kind in _SHARED:
         return value
     return _copy_field(value, container)
+
+
+# Types whose own order is BSON's among values of that one type (a string's code points order
+# as its UTF-8 bytes do). Not float: NaN orders differently; not bool: it is an int in Python.
+_NATIVE_ORDER = frozenset({datetime, ObjectId, str, int})
+_MISSING = object()
+
+
+def _sorted_natively(documents: list[Document], sort: Any) -> list[Document] | None:
+    """mongomock's sort (a stable sort per key, last key first) comparing the values
+    themselves, when every key is a top-level field holding one type of _NATIVE_ORDER in every
+    document; None otherwise, for mongomock's sort."""
+    keys = list(sort.items()) if isinstance(sort, dict) else list(sort)
+    for key, _direction in keys:
+        if not isinstance(key, str) or key.startswith("$") or "." in key:
+            return None
+        kinds = {type(document.get(key, _MISSING)) for document in documents}
+        if len(kinds) > 1 or not kinds <= _NATIVE_ORDER:
+            return None
+    for key, direction in reversed(keys):
+        documents = sorted(documents, key=operator.itemgetter(key), reverse=direction < 0)
+    return documents
 
 
 class _ValueMap:
@@ -365,6 +392,13 @@ class IndexedCollection(Collection):
             return super()._iter_documents(filter)
         return (document for document in documents if filter_applies(filter, document))
 
+    def _get_dataset(self, spec: Any, sort: Any, fields: Any, as_class: type) -> Iterator[Any]:
+        if sort:
+            documents = _sorted_natively(list(self._iter_documents(spec)), sort)
+            if documents is not None:
+                return (self._copy_only_fields(doc, fields, as_class) for doc in documents)
+        return super()._get_dataset(spec, sort, fields, as_class)  # type: ignore[no-any-return]
+
     def _ensure_uniques(self, new_data: Document) -> None:
         # mongomock has just stored or changed the document in place: index its values first.
         self._store.reindex(new_data)
@@ -396,7 +430,21 @@ class IndexedCollection(Collection):
             filter = {}
         elif not isinstance(filter, Mapping):
             filter = {"_id": filter}
+        if not args and not kwargs and type(filter) is dict:
+            # No projection, sort or skip: the first candidate that matches, without a cursor.
+            documents = self._store.candidates(filter)
+            if documents is not None:
+                return self._first_copy(filter, documents)
         return next(self.find(filter, *args, **kwargs).limit(-1), None)
+
+    def _first_copy(self, filter: dict[str, Any], documents: list[Document]) -> Document | None:
+        for document in documents:
+            if filter_applies(filter, document):
+                found = _copy(document, dict)
+                if self.codec_options.tz_aware:
+                    found = helpers.make_datetime_timezone_aware_in_document(found)
+                return found
+        return None
 
     def with_options(self, *args: Any, **kwargs: Any) -> "IndexedCollection":
         return _adopt(super().with_options(*args, **kwargs), IndexedCollection)

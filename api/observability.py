@@ -16,11 +16,12 @@ Labels take only bounded values, whatever clients send: `method` is one of KNOWN
 """
 
 import logging
+import random
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable
+from typing import Any
 
 import flask
 from flask.views import MethodView
@@ -81,11 +82,20 @@ class Metrics:
             ["command"],
             registry=self.registry,
         )
+        # Label sets are bounded (methods, route templates, statuses), and so is this.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        labels = (method if method in KNOWN_METHODS else "OTHER", route, str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        labels = (method if method in KNOWN_METHODS else "OTHER", route, status)
+        series = self._series.get(labels)
+        if series is None:  # labels() validates and locks: once per label set, not per request
+            text = (labels[0], route, str(status))
+            series = self._series[labels] = (
+                self.requests.labels(*text),
+                self.latency.labels(*text),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def observe_command(self, command: str, seconds: float, failed: bool) -> None:
         self.commands.labels(command, "failure" if failed else "success").observe(seconds)
@@ -131,7 +141,10 @@ _refused_lines = LogBudget(access_log, REFUSED_LINES_PER_SECOND)
 
 def request_id(given: str | None) -> str:
     """The request's id: the client's when well-formed, else a new one."""
-    return given if given is not None and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    if given is not None and REQUEST_ID.fullmatch(given):
+        return given
+    # 128 random bits, as a uuid4's hex: unique, not secret (os.urandom would be a syscall).
+    return f"{random.getrandbits(128):032x}"
 
 
 def server_timing(storage_seconds: float, elapsed_seconds: float) -> str:
@@ -171,9 +184,14 @@ def _metrics() -> Metrics:
     return flask.current_app.extensions["metrics"]
 
 
+# The objects behind Flask's context proxies: each hook reads them once, not per attribute.
+def _current_g() -> Any:
+    return flask.g._get_current_object()  # type: ignore[attr-defined]
+
+
 def start() -> None:
     """Before the view: the clock, the request id, requests in flight."""
-    g = flask.g
+    g = _current_g()
     g.started = time.perf_counter()
     g.storage_seconds = count_storage_time()
     g.request_id = request_id(flask.request.headers.get("X-Request-ID"))
@@ -182,17 +200,18 @@ def start() -> None:
 
 def finish(response: flask.Response) -> flask.Response:
     """After the view: X-Request-ID and Server-Timing; count and log the request."""
-    g = flask.g
+    g = _current_g()
     if "started" not in g:  # a response made outside a request's hooks (shutdown's 503)
         return response
     elapsed = time.perf_counter() - g.started
     storage = sum(g.storage_seconds)
-    request = flask.request
+    request: flask.Request = flask.request._get_current_object()  # type: ignore[attr-defined]
+    app: flask.Flask = flask.current_app._get_current_object()  # type: ignore[attr-defined]
     rule = request.url_rule
     headers = response.headers
-    headers["X-Request-ID"] = g.request_id
-    headers["Server-Timing"] = server_timing(storage, elapsed)
-    app = flask.current_app
+    # Added, not set: nothing else writes them, and set() would search every header first.
+    headers.add("X-Request-ID", g.request_id)
+    headers.add("Server-Timing", server_timing(storage, elapsed))
     record(
         app.extensions["metrics"],
         access_log_on=app.config["ACCESS_LOG"],
@@ -209,7 +228,7 @@ def finish(response: flask.Response) -> flask.Response:
 
 def leave(_error: BaseException | None) -> None:
     """Teardown: the request is no longer in flight."""
-    if "started" in flask.g:
+    if "started" in _current_g():
         _metrics().in_flight.dec()
 
 

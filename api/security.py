@@ -185,13 +185,19 @@ def docs_csp(html: str, *, redoc: bool = False) -> str:
 def secure_headers(response: flask.Response) -> flask.Response:
     """after_request: the headers every response carries."""
     headers = response.headers
-    headers.update(COMMON_HEADERS)
-    headers.setdefault("Cache-Control", "no-store")  # static files keep their own
-    if flask.request.blueprint == DOCS_BLUEPRINT and response.mimetype == "text/html":
-        redoc = flask.request.endpoint == f"{DOCS_BLUEPRINT}.redoc"
-        headers["Content-Security-Policy"] = docs_csp(response.get_data(as_text=True), redoc=redoc)
+    # Added, not set: no view writes them, and set() would search every header first.
+    for name, value in COMMON_HEADERS.items():
+        headers.add(name, value)
+    if "Cache-Control" not in headers:  # static files keep their own
+        headers.add("Cache-Control", "no-store")
+    request: flask.Request = flask.request._get_current_object()  # type: ignore[attr-defined]
+    if request.blueprint == DOCS_BLUEPRINT and response.mimetype == "text/html":
+        redoc = request.endpoint == f"{DOCS_BLUEPRINT}.redoc"
+        headers.add(
+            "Content-Security-Policy", docs_csp(response.get_data(as_text=True), redoc=redoc)
+        )
     else:
-        headers["Content-Security-Policy"] = API_CSP
+        headers.add("Content-Security-Policy", API_CSP)
     return response
 
 

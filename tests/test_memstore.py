@@ -452,3 +452,31 @@ async def test_a_filter_on_an_indexed_field_tests_only_the_documents_holding_its
     assert total == 10
     assert [user["name"] for user in page] == ["0", "1000", "2000", "3000", "4000"]
     assert CountingRole.comparisons <= 5 * 10  # a few per holder (10), not one per user (10,000)
+
+
+async def test_sorts_order_as_mongomock_with_ties_mixed_types_and_missing_fields() -> None:
+    rng = random.Random(11)
+    pair = await users_pair()
+    emails = [f"s{number}" for number in range(40)]
+    documents = [user_document(rng, object_id(rng), emails) for _ in range(40)]
+    for number, document in enumerate(documents):
+        document["created_at"] = EPOCH + timedelta(days=number % 4)  # ties, broken by _id
+        document["rank"] = number % 3  # integers with ties
+    await same(pair, lambda c: c.insert_many(copy.deepcopy(documents), ordered=False))
+    orders = [
+        [("created_at", -1), ("_id", -1)],
+        [("created_at", 1), ("_id", -1)],
+        [("rank", 1), ("name", -1)],
+        [("rank", -1)],  # ties keep store order, as mongomock's stable sort does
+        [("email_key", 1)],
+    ]
+    for order in orders:
+        await same(pair, lambda c, order=order: c.find({}, sort=order, skip=3, limit=20))
+        await same(pair, lambda c, order=order: c.find({"role": ROLES[0]}, sort=order))
+    # Values mongomock orders across types (and absent fields): its own sort, the same answer.
+    changes = [{"$set": {"rank": "x"}}, {"$unset": {"rank": 1}}, {"$set": {"rank": [2, 0]}}]
+    for document, change in zip(documents, [*changes, {"$set": {"rank": 1.5}}], strict=False):
+        await same(pair, lambda c, d=document, u=change: c.update_one({"_id": d["_id"]}, u))
+    mixed = [[("rank", 1), ("_id", 1)], [("rank", -1), ("_id", -1)], [("experience.years", 1)]]
+    for order in mixed:
+        await same(pair, lambda c, order=order: c.find({}, sort=order))
