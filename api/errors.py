@@ -33,6 +33,9 @@ from:
     answered before Flask (api/serving.py), with Connection: close or Retry-After
       408 body_timeout            the body did not arrive within BODY_TIMEOUT
       503 overloaded              the worker already has MAX_IN_FLIGHT requests
+    answered by Hypercorn for a request h11 cannot read (api/framing.py), Connection: close
+      400 malformed_request       ambiguous or malformed framing
+      431 headers_too_large       a head past 16 KiB unfinished
 """
 
 import http

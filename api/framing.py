@@ -11,8 +11,12 @@ smuggling), so every head that h11 would read one way and a strict proxy another
 
 h11 itself unfolds folded lines (`_obsolete_line_fold`), ends lines at a bare LF
 (`ReceiveBuffer.maybe_extract_lines`), and lets Transfer-Encoding win over Content-Length.
-Hypercorn answers what h11 refuses with an empty 400 and `Connection: close`, and closes the
-connection: there is no API request to describe in a problem body.
+What h11 refuses (these, and its own refusals: a malformed request line or header, a head over
+its 16 KiB, 431) Hypercorn answers with an empty body and `Connection: close`, and closes the
+connection. `install()` gives that answer the API's shape: a problem document (code
+`malformed_request`, or `headers_too_large` for 431, `instance` `/`: no path could be read),
+with the API's headers and an X-Request-ID. It is not counted in the metrics nor logged: no
+request reached the app.
 
 Why here: the ASGI scope holds the parsed headers, not the bytes, so the only place that sees
 the framing is h11's reader of a request head. `install()` wraps h11's own readers (the
@@ -29,8 +33,14 @@ import re
 from typing import Any
 
 import h11
+import orjson
 from h11 import _readers
 from h11._receivebuffer import ReceiveBuffer
+from hypercorn.protocol.h11 import H11Protocol
+
+from api.errors import PROBLEM_JSON, problem_document
+from api.observability import request_id
+from api.security import API_HEADERS
 
 # Where h11 ends a head: the first empty line, CR LF or bare LF (h11's own expression).
 HEAD_END = re.compile(rb"\n\r?\n")
@@ -79,8 +89,40 @@ class ChunkedReader(H11ChunkedReader):
         return super().__call__(buffer)
 
 
+REFUSALS = {
+    431: ("headers_too_large", "The request's head is larger than the server reads."),
+}
+MALFORMED = (
+    "malformed_request",
+    "The request is not framed as RFC 9112 requires, read as strictly as a proxy would.",
+)
+_API_HEADERS = [(name.lower().encode(), value.encode()) for name, value in API_HEADERS.items()]
+
+
+async def send_problem(protocol: H11Protocol, status_code: int) -> None:
+    """Hypercorn's answer to a request h11 cannot read (`_send_error_response`), with a
+    problem document for a body instead of none."""
+    code, detail = REFUSALS.get(status_code, MALFORMED)
+    rid = request_id(None)
+    document = problem_document(status_code, code, detail, path="/", request_id=rid)
+    body = orjson.dumps(document) + b"\n"
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        *_API_HEADERS,
+        (b"x-request-id", rid.encode()),
+        *protocol.config.response_headers("h11"),
+    ]
+    await protocol._send_h11_event(h11.Response(status_code=status_code, headers=headers))
+    await protocol._send_h11_event(h11.Data(data=body))
+    await protocol._send_h11_event(h11.EndOfMessage())
+
+
 def install() -> None:
-    """Put the strict readers in h11's table of readers (once; calling again changes nothing)."""
+    """Put the strict readers in h11's table of readers, and the problem answer in Hypercorn's
+    h11 protocol (once; calling again changes nothing)."""
     _readers.READERS[(h11.CLIENT, h11.IDLE)] = read_request_head
     body_readers: Any = _readers.READERS[h11.SEND_BODY]
     body_readers["chunked"] = ChunkedReader
+    H11Protocol._send_error_response = send_problem  # type: ignore[method-assign]

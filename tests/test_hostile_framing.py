@@ -4,6 +4,7 @@ framing, underscore headers, slow clients, overload, file-handle exhaustion, ans
 import hashlib
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -133,8 +134,39 @@ def test_ambiguous_framing_is_400_and_the_connection_closes(live: Server, raw: b
     assert status_of(answer) == 400
     assert b"connection: close" in answer.lower()
     assert answer.count(b"HTTP/1.1 ") == 1  # nothing after the refusal was read as a request
+    assert_framing_problem(answer, 400, "malformed_request")
     with httpx.Client(base_url=live.url) as http:  # and nothing was created
         assert http.get(USERS, params={"q": "smuggler"}).json()["total"] == 0
+
+
+def assert_framing_problem(answer: bytes, status: int, code: str) -> None:
+    head = answer.split(b"\r\n\r\n", 1)[0].lower()
+    assert b"content-type: application/problem+json" in head
+    assert b"x-content-type-options: nosniff" in head
+    problem = body_of(answer)
+    assert problem["status"] == status
+    assert problem["code"] == code
+    assert problem["instance"] == "/"
+    assert re.search(b"x-request-id: " + problem["request_id"].encode(), head)
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        (b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "malformed_request"),
+        (b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", 400, "malformed_request"),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000, 431, "headers_too_large"),
+    ],
+    ids=["control byte in the target", "space in a header name", "head past 16 KiB unfinished"],
+)
+def test_what_h11_refuses_is_answered_as_a_problem(
+    live: Server, raw: bytes, status: int, code: str
+) -> None:
+    answer = exchange(live, raw)
+
+    assert status_of(answer) == status
+    assert b"connection: close" in answer.lower()
+    assert_framing_problem(answer, status, code)
 
 
 def test_a_proper_chunked_body_with_a_trailer_is_still_served(live: Server) -> None:
