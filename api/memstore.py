@@ -12,6 +12,8 @@ errors, and narrows what they are applied to:
   the store's dict answers `_id`, and a hash map from value to ids answers each such field. This
   is every get, update and delete by id in api/crud.py, and the query by which mongomock (and
   mongomock-motor, for the error's `keyValue`) checks a unique index on every insert and update.
+- A filter that is only the pinned condition, with a string or an id for its value, is not
+  tested again on the documents the map gives for it: each of them holds an equal string or id.
 - A cursor copies only the documents it returns, sharing their immutable values (strings,
   numbers, dates, ids) instead of copying each one.
 - A TTL index expires documents from a heap of their dates, oldest first.
@@ -134,6 +136,12 @@ def _copy(value: Any, container: type) -> Any:
     if kind in _SHARED:
         return value
     return _copy_field(value, container)
+
+
+# Query values that a candidate (a document holding an equal, hashable value) matches whatever
+# its type: only a str equals a str, and an ObjectId an ObjectId. Not numbers: 1 == 1.0 == True
+# in Python, not in BSON's comparison, so their candidates are still tested.
+_SELF_MATCHING = frozenset({str, ObjectId})
 
 
 # Types whose own order is BSON's among values of that one type (a string's code points order
@@ -390,6 +398,8 @@ class IndexedCollection(Collection):
         documents = self._store.candidates(filter)
         if documents is None:
             return super()._iter_documents(filter)
+        if len(filter) == 1 and type(next(iter(filter.values()))) in _SELF_MATCHING:
+            return iter(documents)  # the filter is the pinned value: every candidate matches
         return (document for document in documents if filter_applies(filter, document))
 
     def _get_dataset(self, spec: Any, sort: Any, fields: Any, as_class: type) -> Iterator[Any]:

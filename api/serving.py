@@ -39,12 +39,12 @@ import time
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from io import BytesIO
-from typing import Any
+from typing import Any, NamedTuple
 
 import flask
 import orjson
 from flask.json.provider import DefaultJSONProvider
-from greenlet import greenlet
+from greenlet import GreenletExit, greenlet
 from werkzeug.exceptions import HTTPException
 
 from api import framing
@@ -64,7 +64,26 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class _RequestGreenlet(greenlet):
-    """Runs one request's WSGI call; its parent is the ASGI task awaiting on its behalf."""
+    """Runs request WSGI calls, one at a time; its parent is the ASGI side, where the task of
+    the request it runs awaits on its behalf.
+
+    Reused: a new greenlet maps and unmaps a frame stack of its own (16 KiB), a syscall pair
+    and page faults per request. Each call runs in a new, empty context, as it would in a new
+    greenlet, so no context variable passes from one request to the next.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(self._serve)
+
+    def _serve(self, call: Callable[[], Any]) -> None:
+        while True:
+            try:
+                outcome = _Outcome(contextvars.Context().run(call), None)
+            except GreenletExit:
+                raise  # collected while suspended (its request was abandoned): end here
+            except BaseException as error:  # the awaiting task decides, cancellation included
+                outcome = _Outcome(None, error)
+            call = self.parent.switch(outcome)
 
     def run_coroutine(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         """Run `coroutine` to its end and return its result (or raise its exception).
@@ -81,6 +100,18 @@ class _RequestGreenlet(greenlet):
         except StopIteration as done:
             return done.value
         return self.parent.switch(coroutine, context, awaited)
+
+
+class _Outcome(NamedTuple):
+    """What a request greenlet's call returned or raised."""
+
+    value: Any
+    error: BaseException | None
+
+
+# Idle request greenlets kept for reuse: as many as requests ran at once, up to this.
+MOST_IDLE_GREENLETS = 64
+_idle_greenlets: list[_RequestGreenlet] = []
 
 
 class _BackgroundLoop:
@@ -291,7 +322,7 @@ class RequestSlots:
 async def _run_in_greenlet(func: Callable[[], Any], slots: RequestSlots | None = None) -> Any:
     """Call `func` in a request greenlet, finishing here every coroutine it hands over; with
     `slots`, each switch into the greenlet is a step that waits its turn (RequestSlots)."""
-    child = _RequestGreenlet(func)
+    child = _idle_greenlets.pop() if _idle_greenlets else _RequestGreenlet()
 
     async def resume(operation: Callable[..., Any], *args: Any) -> Any:
         if slots is None:
@@ -302,8 +333,9 @@ async def _run_in_greenlet(func: Callable[[], Any], slots: RequestSlots | None =
         finally:
             slots.done(started)
 
-    value = await resume(child.switch)
-    while not child.dead:
+    # Left suspended if this task is cancelled while waiting: then it is not reused.
+    value = await resume(child.switch, func)
+    while not isinstance(value, _Outcome):
         coroutine, context, awaited = value
         try:
             result = await _finish_coroutine(coroutine, context, awaited)
@@ -311,7 +343,11 @@ async def _run_in_greenlet(func: Callable[[], Any], slots: RequestSlots | None =
             value = await resume(child.throw, error)
         else:
             value = await resume(child.switch, result)
-    return value
+    if len(_idle_greenlets) < MOST_IDLE_GREENLETS:
+        _idle_greenlets.append(child)
+    if value.error is not None:
+        raise value.error
+    return value.value
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
