@@ -1,6 +1,7 @@
 """The ASGI bridge (api/serving.py), driven in-process on the test's event loop."""
 
 import asyncio
+import contextvars
 import functools
 import itertools
 import time
@@ -11,9 +12,10 @@ import flask
 import httpx
 import pytest
 import pytest_asyncio
+from greenlet import greenlet
 
 from api import create_app, crud
-from api.serving import STEP_QUANTUM_SECONDS, AsgiApp, RequestSlots
+from api.serving import STEP_QUANTUM_SECONDS, AsgiApp, RequestSlots, _run_in_greenlet
 from tests.conftest import course_user
 
 
@@ -380,3 +382,28 @@ async def test_beyond_max_in_flight_it_answers_503_at_once_and_probes_are_exempt
     assert (ready.status_code, live.status_code, served.status_code) == (200, 200, 200)
     metrics = asgi.metrics.requests.labels("GET", "/api/v1/users", "503")._value.get()
     assert metrics == 1
+
+
+@pytest.mark.asyncio
+async def test_request_greenlets_are_reused_and_carry_no_context_between_requests() -> None:
+    leak: contextvars.ContextVar[str] = contextvars.ContextVar("leak", default="unset")
+    seen: list[str] = []
+
+    def first() -> Any:
+        leak.set("first request")
+        return greenlet.getcurrent()
+
+    def second() -> Any:
+        seen.append(leak.get())
+        return greenlet.getcurrent()
+
+    def failing() -> Any:
+        raise ZeroDivisionError("in the view")
+
+    ran_first = await _run_in_greenlet(first)
+    with pytest.raises(ZeroDivisionError, match="in the view"):
+        await _run_in_greenlet(failing)
+    ran_second = await _run_in_greenlet(second)
+
+    assert ran_second is ran_first  # reused, after an exception too
+    assert seen == ["unset"]
