@@ -27,13 +27,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ArgumentsParser(FlaskParser):
-    """webargs' parser, with two changes.
+    """webargs' parser, with three changes.
 
     Unknown query parameters are refused like unknown body fields (webargs drops them), so a
     typo such as `?rol=DevOps` is a 422 rather than an unfiltered list. Bodies are parsed by
     api/inputs.py: strict JSON within limits, and a body that is not JSON (400) is told apart
-    from one that fails the schema (422).
+    from one that fails the schema (422). The query string is read into a plain dict, with
+    what webargs' MultiDictProxy would give for each argument present: it found its schema's
+    repeatable fields again on every request, and answered every field's lookup itself.
     """
+
+    def load_querystring(self, req: flask.Request, schema: ma.Schema) -> Any:
+        repeatable = self._repeatable(schema)
+        args = req.args
+        return {key: args.getlist(key) if key in repeatable else args[key] for key in args}
+
+    @functools.cache  # noqa: B019 - one parser per process; schemas are made once (arguments)
+    def _repeatable(self, schema: ma.Schema) -> frozenset[str]:
+        return frozenset(self._makeproxy({}, schema).multiple_keys)
 
     DEFAULT_UNKNOWN_BY_LOCATION = {
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
