@@ -4,10 +4,9 @@ import importlib.metadata
 from collections.abc import Mapping
 from typing import Any
 
-from api import docs, errors, health, observability, pipeline
+from api import db, docs, errors, health, observability, pipeline
 from api.config import check_config, load_config
 from api.db import Store
-from api.errors import Api
 from api.observability import Metrics
 from api.resources import (
     ObjectIdConverter,
@@ -18,6 +17,7 @@ from api.resources import (
     users,
 )
 from api.serving import App, AsgiApp
+from api.spec import Api, SchemaPlugin
 
 __version__ = importlib.metadata.version("users-api")
 
@@ -49,17 +49,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
     )
     app.json.sort_keys = False  # keep the schema's field order
     metrics = Metrics()
-    app.extensions["store"] = Store(
-        uri=settings["MONGODB_URI"],
-        database=settings["MONGODB_DB"],
-        timeout_ms=settings["MONGODB_TIMEOUT_MS"],
-        idempotency_ttl_seconds=settings["IDEMPOTENCY_TTL_SECONDS"],
+    store = Store.from_config(
+        settings,
         observe_command=metrics.observe_command,
+        observe_operation=observability.add_storage_time,
     )
+    db.init_app(app, store)
 
     app.url_map.converters["objectid"] = ObjectIdConverter
     app.url_map.converters["skill"] = SkillConverter
-    api = Api(app, spec_kwargs={"marshmallow_plugin": docs.SchemaPlugin()})
+    api = Api(app, spec_kwargs={"marshmallow_plugin": SchemaPlugin()})
     api.register_converter(ObjectIdConverter, objectid_parameter_schema)
     api.register_converter(SkillConverter, skill_parameter_schema)
     errors.init_app(app)

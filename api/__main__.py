@@ -130,12 +130,7 @@ def seed(count: int, batch_size: int, seed_value: int) -> int:
             file=sys.stderr,
         )
         return 2
-    store = Store(
-        uri=config["MONGODB_URI"],
-        database=config["MONGODB_DB"],
-        timeout_ms=config["MONGODB_TIMEOUT_MS"],
-        idempotency_ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"],
-    )
+    store = Store.from_config(config)
 
     async def run() -> tuple[int, int]:
         with tqdm(total=count, unit="user", desc="seeding") as bar:

@@ -1,4 +1,4 @@
-"""Window counters for the rate limiter (api/limits.py): in this process's memory, or in MongoDB.
+"""Window counters for the rate limiter (api/ratelimit.py): in this process's memory, or in MongoDB.
 
 A counter, under one key per client and rate, holds the number of the current window and the
 counts of that window and of the one before. `add` counts one request in a window and returns
@@ -100,32 +100,40 @@ class MongoCounters:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    @storage_operation
     async def add(self, windows: Windows) -> Counts:
-        collection = await self.store.rate_limits()
-        counters = await asyncio.gather(
-            *(
-                collection.find_one_and_update(
-                    {"_id": key},
-                    _count_in(number, needed_until),
-                    projection={"previous": True, "current": True},
-                    upsert=True,
-                    return_document=ReturnDocument.AFTER,
-                )
-                for key, (number, needed_until) in windows.items()
-            )
-        )
-        return [(counter["previous"], counter["current"]) for counter in counters]
+        return await _add(self.store, windows)
 
-    @storage_operation
     async def take_back(self, windows: Windows) -> None:
-        collection = await self.store.rate_limits()
-        await asyncio.gather(
-            *(
-                collection.update_one({"_id": key, "number": number}, {"$inc": {"current": -1}})
-                for key, (number, _) in windows.items()
+        await _take_back(self.store, windows)
+
+
+@storage_operation
+async def _add(store: Store, windows: Windows) -> Counts:
+    collection = await store.rate_limits()
+    counters = await asyncio.gather(
+        *(
+            collection.find_one_and_update(
+                {"_id": key},
+                _count_in(number, needed_until),
+                projection={"previous": True, "current": True},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
             )
+            for key, (number, needed_until) in windows.items()
         )
+    )
+    return [(counter["previous"], counter["current"]) for counter in counters]
+
+
+@storage_operation
+async def _take_back(store: Store, windows: Windows) -> None:
+    collection = await store.rate_limits()
+    await asyncio.gather(
+        *(
+            collection.update_one({"_id": key, "number": number}, {"$inc": {"current": -1}})
+            for key, (number, _) in windows.items()
+        )
+    )
 
 
 def for_store(store: Store, storage: str | None) -> Counters:

@@ -13,7 +13,7 @@ Returned users have `id` (24 hex characters) instead of `_id`, and `version`.
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -21,7 +21,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from api import emails
-from api.db import Store, storage_operation
+from api.db import Store, as_utc, now, storage_operation
 
 # The fields a client can write; a replacement removes the ones it leaves out.
 USER_FIELDS = ("name", "email", "role", "skills", "experience", "active")
@@ -46,34 +46,16 @@ class VersionMismatch(Exception):
     """The user exists, but none of the expected versions is the current one."""
 
 
-class KeyReused(Exception):
-    """The Idempotency-Key was used before for a different request."""
-
-
-class KeyInUse(Exception):
-    """The first request with this Idempotency-Key is still being processed."""
-
-
 class TooManySkills(Exception):
     """Adding the skill would take the user past the maximum number of skills."""
-
-
-def _now() -> datetime:
-    # MongoDB keeps milliseconds: truncate now so the returned value equals the stored one.
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _email_key(email: str) -> str:
     return emails.mailbox_key(email)
 
 
-def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _position(value: Any) -> Any:
-    return _as_utc(value) if isinstance(value, datetime) else value
+    return as_utc(value) if isinstance(value, datetime) else value
 
 
 def _to_user(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -81,16 +63,16 @@ def _to_user(document: Mapping[str, Any]) -> dict[str, Any]:
     user["id"] = str(document["_id"])
     for name in ("created_at", "updated_at"):
         if name in user:
-            user[name] = _as_utc(user[name])
+            user[name] = as_utc(user[name])
     return user
 
 
-def _new_document(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def _new_document(data: Mapping[str, Any], created: datetime) -> dict[str, Any]:
     return {
         **data,
         "email_key": _email_key(data["email"]),
-        "created_at": now,
-        "updated_at": now,
+        "created_at": created,
+        "updated_at": created,
         "version": 1,
     }
 
@@ -114,13 +96,13 @@ def _flatten(changes: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 @storage_operation
-async def create_user(db: Store, *, data: Mapping[str, Any]) -> dict[str, Any]:
+async def create_user(store: Store, *, data: Mapping[str, Any]) -> dict[str, Any]:
     """Store a new user and return it.
 
     Raises EmailTaken when the email is in use.
     """
-    document = _new_document(data, _now())
-    users = await db.users()
+    document = _new_document(data, now())
+    users = await store.users()
     try:
         await users.insert_one(document)
     except DuplicateKeyError:
@@ -130,15 +112,15 @@ async def create_user(db: Store, *, data: Mapping[str, Any]) -> dict[str, Any]:
 
 @storage_operation
 async def create_users(
-    db: Store, *, items: Sequence[Mapping[str, Any]]
+    store: Store, *, items: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any] | None]:
     """Store several new users in one round trip; return each user, or None where its email
     was in use (by another user or an earlier item). The others are stored regardless."""
-    now = _now()
-    documents = [_new_document(data, now) for data in items]
+    created = now()
+    documents = [_new_document(data, created) for data in items]
     taken: set[int] = set()
     if documents:
-        users = await db.users()
+        users = await store.users()
         try:
             await users.insert_many(documents, ordered=False)
         except BulkWriteError as error:
@@ -150,9 +132,9 @@ async def create_users(
 
 
 @storage_operation
-async def get_user(db: Store, *, user_id: str) -> dict[str, Any] | None:
+async def get_user(store: Store, *, user_id: str) -> dict[str, Any] | None:
     """Return the user, or None when there is none with this id."""
-    users = await db.users()
+    users = await store.users()
     document = await users.find_one({"_id": ObjectId(user_id)})
     return None if document is None else _to_user(document)
 
@@ -192,7 +174,7 @@ def _all_of(conditions: list[dict[str, Any]]) -> dict[str, Any]:
 
 @storage_operation
 async def list_users(
-    db: Store,
+    store: Store,
     *,
     filters: Mapping[str, Any] | None = None,
     sort: str = "created_at",
@@ -225,7 +207,7 @@ async def list_users(
     projection = None
     if fields is not None:
         projection = {name: 1 for name in fields if name != "id"} | {field: 1}
-    users = await db.users()
+    users = await store.users()
     # The limit goes to find(), so the server applies it (mongomock-motor's to_list ignores
     # its length argument). One user more than a page tells whether another page follows.
     cursor = users.find(
@@ -254,7 +236,7 @@ async def list_users(
 
 @storage_operation
 async def replace_user(
-    db: Store, *, user_id: str, data: Mapping[str, Any], versions: list[int] | None = None
+    store: Store, *, user_id: str, data: Mapping[str, Any], versions: list[int] | None = None
 ) -> dict[str, Any] | None:
     """Replace every writable field and return the user, or None when there is no such user.
 
@@ -264,17 +246,17 @@ async def replace_user(
     """
     absent = {field: "" for field in USER_FIELDS if field not in data}
     update: dict[str, Any] = {
-        "$set": {**data, "email_key": _email_key(data["email"]), "updated_at": _now()},
+        "$set": {**data, "email_key": _email_key(data["email"]), "updated_at": now()},
         "$inc": {"version": 1},
     }
     if absent:
         update["$unset"] = absent
-    return await _update(db, user_id=user_id, update=update, versions=versions)
+    return await _update(store, user_id=user_id, update=update, versions=versions)
 
 
 @storage_operation
 async def update_user(
-    db: Store, *, user_id: str, changes: Mapping[str, Any], versions: list[int] | None = None
+    store: Store, *, user_id: str, changes: Mapping[str, Any], versions: list[int] | None = None
 ) -> dict[str, Any] | None:
     """Apply the given field changes and return the user, or None when there is no such user.
 
@@ -282,10 +264,10 @@ async def update_user(
     nothing. `versions` and errors are as for replace_user.
     """
     if not changes:
-        users = await db.users()
+        users = await store.users()
         document = await users.find_one(_selector(user_id, versions))
         if document is None:
-            return await _refused(db, user_id, versions)
+            return await _refused(store, user_id, versions)
         return _to_user(document)
     fields = _flatten(changes)
     if "email" in fields:
@@ -295,16 +277,16 @@ async def update_user(
         "$set": {name: value for name, value in fields.items() if value is not None},
         "$inc": {"version": 1},
     }
-    update["$set"]["updated_at"] = _now()
+    update["$set"]["updated_at"] = now()
     if removed:
         update["$unset"] = removed
-    return await _update(db, user_id=user_id, update=update, versions=versions)
+    return await _update(store, user_id=user_id, update=update, versions=versions)
 
 
 async def _update(
-    db: Store, *, user_id: str, update: Mapping[str, Any], versions: list[int] | None
+    store: Store, *, user_id: str, update: Mapping[str, Any], versions: list[int] | None
 ) -> dict[str, Any] | None:
-    users = await db.users()
+    users = await store.users()
     try:
         document = await users.find_one_and_update(
             _selector(user_id, versions), update, return_document=ReturnDocument.AFTER
@@ -312,30 +294,30 @@ async def _update(
     except DuplicateKeyError:
         raise EmailTaken(update["$set"]["email"]) from None
     if document is None:
-        return await _refused(db, user_id, versions)
+        return await _refused(store, user_id, versions)
     return _to_user(document)
 
 
 @storage_operation
-async def delete_user(db: Store, *, user_id: str, versions: list[int] | None = None) -> bool:
+async def delete_user(store: Store, *, user_id: str, versions: list[int] | None = None) -> bool:
     """Delete the user; return False when there was none. VersionMismatch as for replace_user."""
-    users = await db.users()
+    users = await store.users()
     result = await users.delete_one(_selector(user_id, versions))
     if result.deleted_count == 0:
-        await _refused(db, user_id, versions)
+        await _refused(store, user_id, versions)
         return False
     return True
 
 
 async def _explain_refusal(
-    db: Store, user_id: str, versions: list[int] | None
+    store: Store, user_id: str, versions: list[int] | None
 ) -> dict[str, Any] | None:
     """The user as it stands after a conditional write matched nothing, or None if gone.
 
     Raises VersionMismatch when the user exists at a version not in `versions`. (A read after a
     refused write only explains the refusal; it never decides whether to write.)
     """
-    users = await db.users()
+    users = await store.users()
     document = await users.find_one({"_id": ObjectId(user_id)})
     if document is None:
         return None
@@ -344,16 +326,16 @@ async def _explain_refusal(
     return _to_user(document)
 
 
-async def _refused(db: Store, user_id: str, versions: list[int] | None) -> None:
+async def _refused(store: Store, user_id: str, versions: list[int] | None) -> None:
     """After a write of the whole user matched nothing: None if it is gone, else 412."""
-    if await _explain_refusal(db, user_id, versions) is not None:
+    if await _explain_refusal(store, user_id, versions) is not None:
         raise VersionMismatch(user_id)  # it changed between the refused write and the read
     return None
 
 
 @storage_operation
 async def add_skill(
-    db: Store, *, user_id: str, skill: str, max_skills: int, versions: list[int] | None = None
+    store: Store, *, user_id: str, skill: str, max_skills: int, versions: list[int] | None = None
 ) -> dict[str, Any] | None:
     """Add the skill unless the user has it; return the user, or None when there is none.
 
@@ -364,14 +346,14 @@ async def add_skill(
     # Atomic: the write happens only while the skill is absent and there is room for it.
     selector["skills"] = {"$ne": skill}
     selector[f"skills.{max_skills - 1}"] = {"$exists": False}
-    update = {"$push": {"skills": skill}, "$set": {"updated_at": _now()}, "$inc": {"version": 1}}
-    users = await db.users()
+    update = {"$push": {"skills": skill}, "$set": {"updated_at": now()}, "$inc": {"version": 1}}
+    users = await store.users()
     document = await users.find_one_and_update(
         selector, update, return_document=ReturnDocument.AFTER
     )
     if document is not None:
         return _to_user(document)
-    user = await _explain_refusal(db, user_id, versions)
+    user = await _explain_refusal(store, user_id, versions)
     if user is not None and skill not in user.get("skills", []):
         raise TooManySkills(user_id)
     return user
@@ -379,7 +361,7 @@ async def add_skill(
 
 @storage_operation
 async def remove_skill(
-    db: Store, *, user_id: str, skill: str, versions: list[int] | None = None
+    store: Store, *, user_id: str, skill: str, versions: list[int] | None = None
 ) -> dict[str, Any] | None:
     """Remove the skill if the user has it; return the user, or None when there is none.
 
@@ -387,57 +369,11 @@ async def remove_skill(
     """
     selector = _selector(user_id, versions)
     selector["skills"] = skill
-    update = {"$pull": {"skills": skill}, "$set": {"updated_at": _now()}, "$inc": {"version": 1}}
-    users = await db.users()
+    update = {"$pull": {"skills": skill}, "$set": {"updated_at": now()}, "$inc": {"version": 1}}
+    users = await store.users()
     document = await users.find_one_and_update(
         selector, update, return_document=ReturnDocument.AFTER
     )
     if document is not None:
         return _to_user(document)
-    return await _explain_refusal(db, user_id, versions)
-
-
-@storage_operation
-async def claim_idempotency_key(
-    db: Store, *, key: str, fingerprint: str, ttl_seconds: int
-) -> dict[str, Any] | None:
-    """Claim the key for a request; None when claimed, else the stored outcome to replay.
-
-    Raises KeyReused when the key came with another request (another `fingerprint`) and
-    KeyInUse while the first request with it is still being processed. A record older than
-    `ttl_seconds` counts as gone, as MongoDB's TTL index may delete it up to a minute late.
-    """
-    keys = await db.idempotency_keys()
-    now = _now()
-    record = {"_id": key, "fingerprint": fingerprint, "created_at": now, "response": None}
-    for _ in range(2):
-        try:
-            await keys.insert_one(record)
-            return None
-        except DuplicateKeyError:
-            existing = await keys.find_one({"_id": key})
-        if existing is None:
-            continue  # expired in between
-        if (now - _as_utc(existing["created_at"])).total_seconds() > ttl_seconds:
-            await keys.delete_one({"_id": key, "created_at": existing["created_at"]})
-            continue
-        if existing["fingerprint"] != fingerprint:
-            raise KeyReused(key)
-        if existing["response"] is None:
-            raise KeyInUse(key)
-        return existing["response"]
-    raise KeyInUse(key)
-
-
-@storage_operation
-async def complete_idempotency_key(db: Store, *, key: str, response: Mapping[str, Any]) -> None:
-    """Record the outcome of the request that claimed the key, for its retries."""
-    keys = await db.idempotency_keys()
-    await keys.update_one({"_id": key}, {"$set": {"response": dict(response)}})
-
-
-@storage_operation
-async def release_idempotency_key(db: Store, *, key: str) -> None:
-    """Forget a claimed key whose request failed without an outcome worth replaying."""
-    keys = await db.idempotency_keys()
-    await keys.delete_one({"_id": key, "response": None})
+    return await _explain_refusal(store, user_id, versions)

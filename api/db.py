@@ -11,13 +11,15 @@ changes these two modules only.
 """
 
 import asyncio
-import contextvars
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import flask
 import pymongo
 from mongomock_motor import AsyncMongoMockClient
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
@@ -71,47 +73,55 @@ class DatabaseUnavailable(Exception):
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# Seconds spent in storage operations by the current request, when something is counting.
-# A list (not a float) so that coroutines running in copies of the request's context add to it.
-_storage_seconds: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
-    "storage_seconds", default=None
-)
-_in_operation: contextvars.ContextVar[bool] = contextvars.ContextVar("in_operation", default=False)
+
+@contextlib.contextmanager
+def _unavailable_on_driver_failure() -> Iterator[None]:
+    """Turn the driver's connection and timeout errors into DatabaseUnavailable."""
+    try:
+        yield
+    except PyMongoError as error:
+        if isinstance(error, ConnectionFailure) or error.timeout:
+            raise DatabaseUnavailable(type(error).__name__) from error
+        raise
 
 
-def count_storage_time() -> list[float]:
-    """Start counting the storage time of this context: the list receives each operation's."""
-    timings: list[float] = []
-    _storage_seconds.set(timings)
-    return timings
+def storage_operation(
+    func: Callable[Concatenate["Store", P], Awaitable[T]],
+) -> Callable[Concatenate["Store", P], Awaitable[T]]:
+    """Turn the driver's connection and timeout errors into DatabaseUnavailable, and report the
+    operation's time to the store's `observe_operation`.
 
-
-def storage_operation(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Turn the driver's connection and timeout errors into DatabaseUnavailable, and count the
-    operation's time (once: an operation calling another counts as one)."""
+    The first argument is the Store operated on. An operation never calls another one (the
+    time of each would be counted twice).
+    """
 
     @functools.wraps(func)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        if _in_operation.get():
-            return await func(*args, **kwargs)
-        _in_operation.set(True)
+    async def wrapper(store: "Store", /, *args: P.args, **kwargs: P.kwargs) -> T:
         started = time.perf_counter()
         try:
-            return await func(*args, **kwargs)
-        except PyMongoError as error:
-            if isinstance(error, ConnectionFailure) or error.timeout:
-                raise DatabaseUnavailable(type(error).__name__) from error
-            raise
+            with _unavailable_on_driver_failure():
+                return await func(store, *args, **kwargs)
         finally:
-            _in_operation.set(False)
-            timings = _storage_seconds.get()
-            if timings is not None:
-                timings.append(time.perf_counter() - started)
+            if store.observe_operation is not None:
+                store.observe_operation(time.perf_counter() - started)
 
     return wrapper
 
 
+def now() -> datetime:
+    """The current UTC time, truncated to what MongoDB keeps (milliseconds), so that a value
+    returned is the value stored."""
+    current = datetime.now(UTC)
+    return current.replace(microsecond=current.microsecond // 1000 * 1000)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A datetime read back from the store, UTC-aware (the embedded store returns naive ones)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 CommandObserver = Callable[[str, float, bool], None]
+OperationObserver = Callable[[float], None]
 
 
 class _CommandMonitor(CommandListener):
@@ -134,10 +144,12 @@ class _CommandMonitor(CommandListener):
 
 
 class Store:
-    """The users collection of one MongoDB database, reached through one client.
+    """The collections of one MongoDB database, reached through one client.
 
     With `uri=None` the store is an in-memory mongomock database (api/memstore.py): nothing is
-    persisted and each process has its own data.
+    persisted and each process has its own data. `observe_command` is told each MongoDB
+    command's name, duration and outcome (PyMongo command monitoring: not with the in-memory
+    store, which runs no commands); `observe_operation` each storage operation's duration.
     """
 
     def __init__(
@@ -148,9 +160,11 @@ class Store:
         timeout_ms: int,
         idempotency_ttl_seconds: int = 86_400,
         observe_command: CommandObserver | None = None,
+        observe_operation: OperationObserver | None = None,
     ) -> None:
         self.uri = uri
         self.observe_command = observe_command
+        self.observe_operation = observe_operation
         self.database = database
         self.timeout_ms = timeout_ms
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
@@ -158,6 +172,24 @@ class Store:
         self._collections: dict[str, AsyncIOMotorCollection] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._indexes_ready = False
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Mapping[str, Any],
+        *,
+        observe_command: CommandObserver | None = None,
+        observe_operation: OperationObserver | None = None,
+    ) -> "Store":
+        """The store the settings (api/config.py) describe."""
+        return cls(
+            uri=config["MONGODB_URI"],
+            database=config["MONGODB_DB"],
+            timeout_ms=config["MONGODB_TIMEOUT_MS"],
+            idempotency_ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"],
+            observe_command=observe_command,
+            observe_operation=observe_operation,
+        )
 
     @property
     def embedded(self) -> bool:
@@ -233,12 +265,12 @@ class Store:
         if not self._indexes_ready:
             await self._ensure_indexes()
 
-    @storage_operation
     async def _ensure_indexes(self) -> None:
         # create_indexes is not bounded by the client's timeoutMS (its retry spends a second
         # server selection timeout); pymongo.timeout bounds it, and Motor carries it over.
+        # Not a storage_operation: it runs inside the one that needs the indexes.
         database = self._client[self.database]
-        with pymongo.timeout(self.timeout_ms / 1000):
+        with _unavailable_on_driver_failure(), pymongo.timeout(self.timeout_ms / 1000):
             await database[USERS].create_indexes(USER_INDEXES)
             await database[IDEMPOTENCY_KEYS].create_indexes(
                 idempotency_indexes(self.idempotency_ttl_seconds)
@@ -262,3 +294,14 @@ class Store:
         self._collections = {}
         self._loop = None
         self._indexes_ready = False
+
+
+def init_app(app: flask.Flask, store: Store) -> None:
+    """Make `store` the app's: what current_store() returns while it handles a request."""
+    app.extensions["store"] = store
+
+
+def current_store() -> Store:
+    """The store of the app handling the current request."""
+    store: Store = flask.current_app.extensions["store"]
+    return store

@@ -38,8 +38,8 @@ from h11 import _readers
 from h11._receivebuffer import ReceiveBuffer
 from hypercorn.protocol.h11 import H11Protocol
 
-from api.errors import PROBLEM_JSON, problem_document
 from api.observability import request_id
+from api.problems import PROBLEM_JSON, problem_document
 from api.security import API_HEADERS
 
 # Where h11 ends a head: the first empty line, CR LF or bare LF (h11's own expression).

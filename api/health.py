@@ -2,8 +2,9 @@
 
 from flask.views import MethodView
 
-from api.resources import Blueprint, current_store
+from api.db import current_store
 from api.schemas import StatusSchema
+from api.spec import Blueprint
 
 blp = Blueprint(
     "health",

@@ -6,20 +6,23 @@ same request gets that outcome again, with `Idempotent-Replayed: true`. The same
 different request is refused (422 idempotency_key_reused); while the first is still running,
 retries get 409 idempotency_key_in_use. A failure worth retrying (5xx, 503 included) releases
 the key. Records expire after IDEMPOTENCY_TTL_SECONDS.
+
+The records are kept in the store's `idempotency_keys` collection, under a TTL index (api/db.py):
+`claim`, `complete` and `release` are their storage operations.
 """
 
 import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import flask
+from pymongo.errors import DuplicateKeyError
 
-from api import crud
-from api.errors import ApiError
-from api.resources import current_store
+from api import db, problems
+from api.db import Store, current_store, storage_operation
 
 HEADER = "Idempotency-Key"
 KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
@@ -44,6 +47,60 @@ REPLAYED = {
     "same Idempotency-Key.",
     "schema": {"type": "string", "enum": ["true"], "example": "true"},
 }
+
+
+class KeyReused(Exception):
+    """The Idempotency-Key was used before for a different request."""
+
+
+class KeyInUse(Exception):
+    """The first request with this Idempotency-Key is still being processed."""
+
+
+@storage_operation
+async def claim(
+    store: Store, *, key: str, fingerprint: str, ttl_seconds: int
+) -> dict[str, Any] | None:
+    """Claim the key for a request; None when claimed, else the stored outcome to replay.
+
+    Raises KeyReused when the key came with another request (another `fingerprint`) and
+    KeyInUse while the first request with it is still being processed. A record older than
+    `ttl_seconds` counts as gone, as MongoDB's TTL index may delete it up to a minute late.
+    """
+    keys = await store.idempotency_keys()
+    now = db.now()
+    record = {"_id": key, "fingerprint": fingerprint, "created_at": now, "response": None}
+    for _ in range(2):
+        try:
+            await keys.insert_one(record)
+            return None
+        except DuplicateKeyError:
+            existing = await keys.find_one({"_id": key})
+        if existing is None:
+            continue  # expired in between
+        if (now - db.as_utc(existing["created_at"])).total_seconds() > ttl_seconds:
+            await keys.delete_one({"_id": key, "created_at": existing["created_at"]})
+            continue
+        if existing["fingerprint"] != fingerprint:
+            raise KeyReused(key)
+        if existing["response"] is None:
+            raise KeyInUse(key)
+        return existing["response"]
+    raise KeyInUse(key)
+
+
+@storage_operation
+async def complete(store: Store, *, key: str, response: Mapping[str, Any]) -> None:
+    """Record the outcome of the request that claimed the key, for its retries."""
+    keys = await store.idempotency_keys()
+    await keys.update_one({"_id": key}, {"$set": {"response": dict(response)}})
+
+
+@storage_operation
+async def release(store: Store, *, key: str) -> None:
+    """Forget a claimed key whose request failed without an outcome worth replaying."""
+    keys = await store.idempotency_keys()
+    await keys.delete_one({"_id": key, "response": None})
 
 
 def _fingerprint() -> str:
@@ -73,14 +130,10 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         if key is None:
             return view(*args, **kwargs)
         if not KEY.fullmatch(key):
-            raise ApiError(
-                400,
-                "invalid_idempotency_key",
-                f"{HEADER} must be 1 to 255 printable ASCII characters without spaces.",
-            )
+            raise problems.INVALID_IDEMPOTENCY_KEY.error(header=HEADER)
         app = flask.current_app
         store = current_store()
-        outcome = app.ensure_sync(crud.claim_idempotency_key)(
+        outcome = app.ensure_sync(claim)(
             store,
             key=key,
             fingerprint=_fingerprint(),
@@ -94,10 +147,10 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 response = app.make_response(app.handle_user_exception(error))
             except Exception:
-                app.ensure_sync(crud.release_idempotency_key)(store, key=key)
+                app.ensure_sync(release)(store, key=key)
                 raise
         if response.status_code >= 500:
-            app.ensure_sync(crud.release_idempotency_key)(store, key=key)
+            app.ensure_sync(release)(store, key=key)
             return response
         outcome = {
             "status": response.status_code,
@@ -108,7 +161,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
                 if name in response.headers
             },
         }
-        app.ensure_sync(crud.complete_idempotency_key)(store, key=key, response=outcome)
+        app.ensure_sync(complete)(store, key=key, response=outcome)
         return response
 
     return wrapper

@@ -34,8 +34,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from api.db import count_storage_time
-from api.resources import Blueprint
+from api.spec import Blueprint
 
 access_log = logging.getLogger("api.access")
 
@@ -189,11 +188,20 @@ def _current_g() -> Any:
     return flask.g._get_current_object()  # type: ignore[attr-defined]
 
 
+def add_storage_time(seconds: float) -> None:
+    """The store's `observe_operation` (api/db.py): the time of a storage operation, added to
+    the request's that ran it (Server-Timing's `db`, the access log's `db_ms`)."""
+    if flask.has_app_context():
+        g = _current_g()
+        if "storage_seconds" in g:
+            g.storage_seconds += seconds
+
+
 def start() -> None:
     """Before the view: the clock, the request id, requests in flight."""
     g = _current_g()
     g.started = time.perf_counter()
-    g.storage_seconds = count_storage_time()
+    g.storage_seconds = 0.0
     g.request_id = request_id(flask.request.headers.get("X-Request-ID"))
     _metrics().in_flight.inc()
 
@@ -204,7 +212,7 @@ def finish(response: flask.Response) -> flask.Response:
     if "started" not in g:  # a response made outside a request's hooks (shutdown's 503)
         return response
     elapsed = time.perf_counter() - g.started
-    storage = sum(g.storage_seconds)
+    storage = g.storage_seconds
     request: flask.Request = flask.request._get_current_object()  # type: ignore[attr-defined]
     app: flask.Flask = flask.current_app._get_current_object()  # type: ignore[attr-defined]
     rule = request.url_rule

@@ -2,9 +2,9 @@
 
     before the view, in this order           after the view, on every response, in this order
     1. observability.start   clock, id      1. empty bodies (204, 304) lose Content-Type
-    2. the rate limit (api/limits.py) 429   2. security.secure_headers   nosniff, CSP, no-store
-    3. inputs.limit_query_string   414      3. CORS headers (CORS_ORIGINS)
-    4. security.authenticate   401, 403     4. the RateLimit-* headers (api/limits.py)
+    2. the rate limit (api/ratelimit.py) 429  2. security.secure_headers  nosniff, CSP, no-store
+    3. input_limits.limit_query_string 414  3. CORS headers (CORS_ORIGINS)
+    4. security.authenticate   401, 403     4. the RateLimit-* headers (api/ratelimit.py)
                                             5. observability.finish   X-Request-ID, metrics, log
     teardown: observability.leave (requests in flight)
 
@@ -18,9 +18,9 @@ the same headers, metrics and log line.
 
 import flask
 
-from api import inputs, limits, observability, security
-from api.errors import Api
+from api import input_limits, observability, ratelimit, security
 from api.observability import Metrics
+from api.spec import Api
 
 
 def drop_content_type_of_empty(response: flask.Response) -> flask.Response:
@@ -33,15 +33,15 @@ def drop_content_type_of_empty(response: flask.Response) -> flask.Response:
 def init_app(app: flask.Flask, api: Api, metrics: Metrics) -> None:
     """Register every step, in order, and what each documents on the operations it guards."""
     app.extensions["metrics"] = metrics
-    inputs.init_app(api)
+    input_limits.init_app(api)
     security.init_app(app, api)
     # Flask runs before_request functions in the order registered, after_request functions in
     # the reverse order: the last registered runs first.
     app.before_request(observability.start)
     app.after_request(observability.finish)
     app.teardown_request(observability.leave)
-    limits.init_app(app, api)  # its check first: refused requests (414, 401) count too
-    app.before_request(inputs.limit_query_string)
+    ratelimit.init_app(app, api)  # its check first: refused requests (414, 401) count too
+    app.before_request(input_limits.limit_query_string)
     app.before_request(security.authenticate)
     security.enable_cors(app)
     app.after_request(security.secure_headers)

@@ -31,8 +31,10 @@ from typing import Any
 import flask
 import flask_cors
 
+from api import problems
 from api.config import ApiKey
-from api.errors import Api, ApiError, add_error_responses
+from api.problems import ApiError
+from api.spec import Api, add_error_responses
 
 log = logging.getLogger(__name__)
 
@@ -96,20 +98,18 @@ def authenticate() -> None:
     required = scope == "write" or flask.current_app.config["API_KEYS_FOR_READS"]
     if HEADER not in request.headers:
         if required:
-            raise _unauthorized("api_key_required", f"Send an API key in the {HEADER} header.")
+            raise _unauthorized(problems.API_KEY_REQUIRED)
         return
     key = api_key()
     if key is None:
-        raise _unauthorized("api_key_invalid", f"The {HEADER} header holds no valid API key.")
+        raise _unauthorized(problems.API_KEY_INVALID)
     if required and scope not in key.scopes:
-        raise ApiError(
-            403, "insufficient_scope", f"The API key {key.name!r} lacks the {scope!r} scope."
-        )
+        raise problems.INSUFFICIENT_SCOPE.error(name=key.name, scope=scope)
 
 
-def _unauthorized(code: str, detail: str) -> ApiError:
+def _unauthorized(problem: problems.Problem) -> ApiError:
     challenge = f'{SCHEME} realm="users-api", header="{HEADER}"'
-    return ApiError(401, code, detail, headers={"WWW-Authenticate": challenge})
+    return problem.error(header=HEADER, headers={"WWW-Authenticate": challenge})
 
 
 def document(blueprint: str, method: str, operation: dict[str, Any]) -> None:

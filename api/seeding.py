@@ -95,7 +95,7 @@ def fake_users(count: int, *, seed: int = 0) -> Iterator[dict[str, Any]]:
 
 
 async def seed_users(
-    db: Store,
+    store: Store,
     count: int,
     *,
     batch_size: int = 500,
@@ -107,7 +107,7 @@ async def seed_users(
     users = list(fake_users(count, seed=seed))
     for start in range(0, count, batch_size):
         batch = users[start : start + batch_size]
-        results = await crud.create_users(db, items=batch)
+        results = await crud.create_users(store, items=batch)
         done = sum(result is not None for result in results)
         created, skipped = created + done, skipped + len(batch) - done
         progress(len(batch))

@@ -49,8 +49,8 @@ from werkzeug.exceptions import HTTPException
 
 from api import framing
 from api.db import Store
-from api.errors import PROBLEM_JSON, RETRY_AFTER_SECONDS, problem_document
 from api.observability import UNMATCHED, LogBudget, Metrics, record, request_id, server_timing
+from api.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS, problem_document
 from api.security import API_HEADERS
 
 log = logging.getLogger(__name__)
@@ -610,7 +610,7 @@ class AsgiApp:
     async def _refuse(
         self, scope: Scope, send: Send, status: int, code: str, detail: str, *headers: Header
     ) -> None:
-        """Answer a problem without Flask: the body of api/errors.py, the API's headers."""
+        """Answer a problem without Flask: the body of api/problems.py, the API's headers."""
         started = time.perf_counter()
         rid = self._request_id(scope)
         content = orjson.dumps(

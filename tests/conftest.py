@@ -122,7 +122,7 @@ def app(
 
 
 @pytest_asyncio.fixture
-async def db() -> AsyncIterator[Store]:
+async def store() -> AsyncIterator[Store]:
     """A fresh in-memory store, for storage functions called directly."""
     store = Store(uri=None, database="test", timeout_ms=1000)
     yield store

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from flask.testing import FlaskClient
 
-from api import crud
+from api import idempotency
 from api.db import Store
 from tests.conftest import assert_problem, course_user
 
@@ -87,28 +87,28 @@ def test_a_malformed_key_is_400(client: FlaskClient, key: str) -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_key_in_flight_is_refused_and_a_released_key_can_be_claimed(db: Store) -> None:
+async def test_a_key_in_flight_is_refused_and_a_released_key_can_be_claimed(store: Store) -> None:
     claim = {"key": "k", "fingerprint": "f", "ttl_seconds": 60}
-    assert await crud.claim_idempotency_key(db, **claim) is None
+    assert await idempotency.claim(store, **claim) is None
 
-    with pytest.raises(crud.KeyInUse):
-        await crud.claim_idempotency_key(db, **claim)
-    await crud.release_idempotency_key(db, key="k")
-    assert await crud.claim_idempotency_key(db, **claim) is None
+    with pytest.raises(idempotency.KeyInUse):
+        await idempotency.claim(store, **claim)
+    await idempotency.release(store, key="k")
+    assert await idempotency.claim(store, **claim) is None
 
 
 @pytest.mark.asyncio
-async def test_an_expired_key_can_be_claimed_again(db: Store) -> None:
+async def test_an_expired_key_can_be_claimed_again(store: Store) -> None:
     claim = {"key": "k", "fingerprint": "f", "ttl_seconds": 0}
-    await crud.claim_idempotency_key(db, **claim)
-    await crud.complete_idempotency_key(db, key="k", response={"status": 201})
+    await idempotency.claim(store, **claim)
+    await idempotency.complete(store, key="k", response={"status": 201})
     await asyncio.sleep(0.01)
 
-    assert await crud.claim_idempotency_key(db, **{**claim, "fingerprint": "other"}) is None
+    assert await idempotency.claim(store, **{**claim, "fingerprint": "other"}) is None
 
 
 @pytest.mark.asyncio
-async def test_the_ttl_index_exists(db: Store) -> None:
-    indexes = await (await db.idempotency_keys()).index_information()
+async def test_the_ttl_index_exists(store: Store) -> None:
+    indexes = await (await store.idempotency_keys()).index_information()
 
     assert indexes["ttl"]["expireAfterSeconds"] == 86_400

@@ -279,17 +279,17 @@ async def test_dropped_indexes_and_collections_leave_no_stale_keys() -> None:
 
 
 async def test_crud_on_the_embedded_store_refuses_a_taken_email_case_insensitively(
-    db: Store,
+    store: Store,
 ) -> None:
-    first = await crud.create_user(db, data={"name": "A", "email": "Ann@example.com"})
-    second = await crud.create_user(db, data={"name": "B", "email": "bob@example.com"})
+    first = await crud.create_user(store, data={"name": "A", "email": "Ann@example.com"})
+    second = await crud.create_user(store, data={"name": "B", "email": "bob@example.com"})
     with pytest.raises(crud.EmailTaken):
-        await crud.create_user(db, data={"name": "C", "email": "ANN@example.com"})
+        await crud.create_user(store, data={"name": "C", "email": "ANN@example.com"})
     with pytest.raises(crud.EmailTaken):
-        await crud.update_user(db, user_id=second["id"], changes={"email": "ann@EXAMPLE.com"})
-    assert await crud.get_user(db, user_id=second["id"]) == second
-    await crud.update_user(db, user_id=first["id"], changes={"email": "anna@example.com"})
-    await crud.create_user(db, data={"name": "C", "email": "ann@example.com"})
+        await crud.update_user(store, user_id=second["id"], changes={"email": "ann@EXAMPLE.com"})
+    assert await crud.get_user(store, user_id=second["id"]) == second
+    await crud.update_user(store, user_id=first["id"], changes={"email": "anna@example.com"})
+    await crud.create_user(store, data={"name": "C", "email": "ann@example.com"})
 
 
 # --- TTL -------------------------------------------------------------------------------------

@@ -24,13 +24,13 @@ def test_fake_users_are_valid_distinct_and_reproducible() -> None:
 
 
 @pytest.mark.asyncio
-async def test_seeding_stores_the_users_once(db: Store) -> None:
+async def test_seeding_stores_the_users_once(store: Store) -> None:
     progress: list[int] = []
 
-    assert await seed_users(db, 120, batch_size=50, progress=progress.append) == (120, 0)
+    assert await seed_users(store, 120, batch_size=50, progress=progress.append) == (120, 0)
     assert progress == [50, 50, 20]
-    assert await seed_users(db, 120, batch_size=50) == (0, 120)
-    assert (await crud.list_users(db))["total"] == 120
+    assert await seed_users(store, 120, batch_size=50) == (0, 120)
+    assert (await crud.list_users(store))["total"] == 120
 
 
 def test_seeding_needs_a_database_url() -> None:

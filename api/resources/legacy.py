@@ -10,19 +10,18 @@ import flask
 from flask.views import MethodView
 
 from api import crud
-from api.resources import Blueprint, current_store
-from api.resources.users import (
+from api.db import current_store
+from api.resources import users
+from api.resources.openapi import (
     CREATED_HEADERS,
     ETAG_HEADER,
     IF_NONE_MATCH,
     NOT_MODIFIED,
     USER_ID,
-    create,
-    fetch,
     string,
-    user_url,
 )
 from api.schemas import LegacyListQuerySchema, UserInputSchema, UserSchema
+from api.spec import Blueprint
 
 blp = Blueprint(
     "legacy",
@@ -51,7 +50,7 @@ ADD_EXAMPLE = {"name": "Asha", "email": "asha@example.com", "role": "Backend Eng
 def deprecation_headers(response: flask.Response) -> flask.Response:
     successor = flask.url_for("users.Users")
     if flask.request.view_args and "user_id" in flask.request.view_args:
-        successor = user_url(flask.request.view_args["user_id"])
+        successor = users.user_url(flask.request.view_args["user_id"])
     response.headers["Deprecation"] = DEPRECATED_SINCE
     response.headers["Sunset"] = SUNSET
     response.headers.add("Link", f'<{successor}>; rel="successor-version"')
@@ -73,7 +72,7 @@ class LegacyAdd(MethodView):
 
         Answers exactly as `POST /api/v1/users`.
         """
-        return await create(data)
+        return await users.create(data)
 
 
 @blp.route("/users")
@@ -109,4 +108,4 @@ class LegacyUser(MethodView):
 
         Answers exactly as `GET /api/v1/users/{user_id}`.
         """
-        return await fetch(user_id)
+        return await users.fetch(user_id)

@@ -1,4 +1,4 @@
-"""Hostile and malformed input (api/inputs.py and the schemas' text rules), over HTTP."""
+"""Hostile and malformed input (api/input_limits.py and the schemas' text rules), over HTTP."""
 
 import json
 from typing import Any
@@ -7,7 +7,7 @@ import flask
 import pytest
 from flask.testing import FlaskClient
 
-from api import create_app, docs, inputs
+from api import create_app, docs, input_limits
 from tests.conftest import assert_problem, course_user, create
 
 USERS = "/api/v1/users"
@@ -73,14 +73,14 @@ def test_a_body_that_is_not_strict_json_is_400_and_stores_nothing(
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (nested(inputs.MAX_DEPTH + 1), "nested deeper than 16 levels"),
+        (nested(input_limits.MAX_DEPTH + 1), "nested deeper than 16 levels"),
         ("[" * 200_000 + "]" * 200_000, "nested deeper than 16 levels"),
         (
-            json.dumps(course_user(skills=[str(n) for n in range(inputs.MAX_ITEMS + 1)])),
+            json.dumps(course_user(skills=[str(n) for n in range(input_limits.MAX_ITEMS + 1)])),
             "an array of more than 1000 items",
         ),
         (
-            json.dumps({**course_user(), **{f"k{n}": n for n in range(inputs.MAX_KEYS)}}),
+            json.dumps({**course_user(), **{f"k{n}": n for n in range(input_limits.MAX_KEYS)}}),
             "an object of more than 100 keys",
         ),
         (json.dumps({**course_user(), "k" * 101: 1}), "a key longer than 100 characters"),
@@ -99,7 +99,7 @@ def test_a_body_over_a_structural_limit_is_400_and_stores_nothing(
 
 
 def test_bodies_at_the_structural_limits_reach_the_schema(client: FlaskClient) -> None:
-    user = course_user(skills=[str(n) for n in range(inputs.MAX_ITEMS)], name="x" * 10_000)
+    user = course_user(skills=[str(n) for n in range(input_limits.MAX_ITEMS)], name="x" * 10_000)
 
     response = client.post(USERS, json=user)
 

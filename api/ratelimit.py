@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import flask
-import limits as limits_notation
+import limits
 
-from api import counters, security
-from api.errors import RATE_LIMIT_HEADER_REFS, Api, ApiError, add_error_responses
+from api import counters, problems, security
+from api.spec import RATE_LIMIT_HEADER_REFS, Api, add_error_responses
 
 
 def client_key() -> str:
@@ -56,7 +56,7 @@ def _exempt() -> bool:
 class Verdict:
     """One rate's answer to one request."""
 
-    rate: limits_notation.RateLimitItem
+    rate: limits.RateLimitItem
     allowed: bool
     remaining: int
     reset: int  # seconds until one more request would be let through
@@ -66,13 +66,13 @@ class Verdict:
 class _Window:
     """Where a request falls in the clock-aligned windows of one rate."""
 
-    rate: limits_notation.RateLimitItem
+    rate: limits.RateLimitItem
     key: str  # the counter's: one per client and rate
     number: int  # windows since the Unix epoch
     elapsed: float  # seconds since this window began
 
     @classmethod
-    def of(cls, rate: limits_notation.RateLimitItem, client: str, now: float) -> "_Window":
+    def of(cls, rate: limits.RateLimitItem, client: str, now: float) -> "_Window":
         seconds = rate.get_expiry()
         number = int(now // seconds)
         key = f"{client}|{rate.amount}/{seconds}"
@@ -113,7 +113,7 @@ class _Window:
 class Limiter:
     """Counts each limited request against every rate; refuses it when one is exceeded."""
 
-    def __init__(self, rates: list[limits_notation.RateLimitItem], store: counters.Counters):
+    def __init__(self, rates: list[limits.RateLimitItem], store: counters.Counters):
         self.rates = rates
         self.counters = store
 
@@ -143,12 +143,7 @@ class Limiter:
         verdict = self.judge(client_key(), time.time())
         flask.g.rate_limit = verdict
         if not verdict.allowed:
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"Too many requests: at most {verdict.rate} per client. "
-                "Retry after the number of seconds in Retry-After.",
-            )
+            raise problems.RATE_LIMITED.error(rate=verdict.rate)
 
     @staticmethod
     def add_headers(response: flask.Response) -> flask.Response:
@@ -188,7 +183,7 @@ def init_app(app: flask.Flask, api: Api) -> None:
     if not app.config["RATE_LIMIT_ENABLED"]:
         return
     storage = counters.for_store(app.extensions["store"], app.config["RATE_LIMIT_STORAGE"])
-    limiter = Limiter(limits_notation.parse_many(app.config["RATE_LIMIT"]), storage)
+    limiter = Limiter(limits.parse_many(app.config["RATE_LIMIT"]), storage)
     app.extensions["limiter"] = limiter
     app.before_request(limiter.check)
     app.after_request(limiter.add_headers)

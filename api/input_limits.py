@@ -17,11 +17,14 @@ What text fields may contain (no control characters) is the schemas' business: a
 
 import json
 import re
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import flask
 
-from api.errors import Api, ApiError, add_error_responses
+from api import problems
+
+if TYPE_CHECKING:  # api/spec.py parses bodies with load_json: imported for its type only
+    from api.spec import Api
 
 # A user document is 3 levels deep with arrays of at most 50 short strings: these are far above
 # anything valid, and far below what would make validation or an error response expensive.
@@ -39,11 +42,11 @@ class _Malformed(Exception):
 
 
 def _malformed(reason: str) -> NoReturn:
-    raise ApiError(400, "malformed_json", f"The request body is not valid JSON: {reason}.")
+    raise problems.MALFORMED_JSON.error(reason=reason)
 
 
 def _too_large(reason: str) -> NoReturn:
-    raise ApiError(400, "json_limit_exceeded", f"The request body exceeds a limit: {reason}.")
+    raise problems.JSON_LIMIT_EXCEEDED.error(reason=reason)
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -106,18 +109,14 @@ def _check_structure(value: Any) -> None:
             pending.append((item, depth + 1))
 
 
-def init_app(api: Api) -> None:
+def init_app(api: "Api") -> None:
     """Document on every operation that a long query string is refused (the check is a step
     of api/pipeline.py)."""
-    api.operation_docs.documenters.append(_document)
-
-
-def _document(_blueprint: str, _method: str, operation: dict[str, Any]) -> None:
-    add_error_responses(operation, 414)
+    api.operation_docs.document_everywhere(414)
 
 
 def limit_query_string() -> None:
     """Refuse (414) a query string longer than MAX_QUERY_BYTES, before any view reads it."""
     limit = flask.current_app.config["MAX_QUERY_BYTES"]
     if len(flask.request.query_string) > limit:
-        raise ApiError(414, "uri_too_long", f"The query string is longer than {limit} bytes.")
+        raise problems.URI_TOO_LONG.error(limit=limit)

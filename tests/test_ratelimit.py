@@ -1,4 +1,4 @@
-"""Rate limiting per client (api/limits.py), counted in memory and, for the tests marked
+"""Rate limiting per client (api/ratelimit.py), counted in memory and, for the tests marked
 real_driver, in MongoDB through real Motor (api/counters.py)."""
 
 import hashlib
@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from api import create_app, docs
 from api.config import ConfigError, load_config
 from api.counters import MemoryCounters, MongoCounters
-from api.limits import Limiter, Verdict
+from api.ratelimit import Limiter, Verdict
 from tests.conftest import assert_problem, course_user, database_name
 from tests.live_server import start_server
 from tests.mongo_wire import WireServer
