@@ -58,10 +58,10 @@ def serve() -> int:
     # A Logger object, not "-": Hypercorn then logs through our root handler and format, once.
     hypercorn.errorlog = logging.getLogger("hypercorn.error")
     hypercorn.accesslog = None  # ACCESS_LOG is api.access's structured line (observability.py)
-    error = bind_error(hypercorn)
-    if error is not None:
+    refused = bind_error(hypercorn)
+    if refused is not None:
         print(
-            f"users-api: cannot listen on {address}: {error.strerror or error}. "
+            f"users-api: cannot listen on {address}: {refused.strerror or refused}. "
             "Stop what uses it, or set PORT (or HOST) to another one.",
             file=sys.stderr,
         )

@@ -267,7 +267,8 @@ async def update_user(
         users = await store.users()
         document = await users.find_one(_selector(user_id, versions))
         if document is None:
-            return await _refused(store, user_id, versions)
+            await _refused(store, user_id, versions)
+            return None
         return _to_user(document)
     fields = _flatten(changes)
     if "email" in fields:
@@ -288,13 +289,15 @@ async def _update(
 ) -> dict[str, Any] | None:
     users = await store.users()
     try:
-        document = await users.find_one_and_update(
+        # None when nothing matched (Motor's annotations leave the None out).
+        document: dict[str, Any] | None = await users.find_one_and_update(
             _selector(user_id, versions), update, return_document=ReturnDocument.AFTER
         )
     except DuplicateKeyError:
         raise EmailTaken(update["$set"]["email"]) from None
     if document is None:
-        return await _refused(store, user_id, versions)
+        await _refused(store, user_id, versions)
+        return None
     return _to_user(document)
 
 
@@ -348,7 +351,8 @@ async def add_skill(
     selector[f"skills.{max_skills - 1}"] = {"$exists": False}
     update = {"$push": {"skills": skill}, "$set": {"updated_at": now()}, "$inc": {"version": 1}}
     users = await store.users()
-    document = await users.find_one_and_update(
+    # None when nothing matched (Motor's annotations leave the None out).
+    document: dict[str, Any] | None = await users.find_one_and_update(
         selector, update, return_document=ReturnDocument.AFTER
     )
     if document is not None:
@@ -371,7 +375,8 @@ async def remove_skill(
     selector["skills"] = skill
     update = {"$pull": {"skills": skill}, "$set": {"updated_at": now()}, "$inc": {"version": 1}}
     users = await store.users()
-    document = await users.find_one_and_update(
+    # None when nothing matched (Motor's annotations leave the None out).
+    document: dict[str, Any] | None = await users.find_one_and_update(
         selector, update, return_document=ReturnDocument.AFTER
     )
     if document is not None:

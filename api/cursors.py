@@ -15,6 +15,7 @@ from typing import Any
 
 def encode(sort: str, value: Any, user_id: str) -> str:
     """The cursor for the position just after (value, user_id) in `sort` order."""
+    typed: dict[str, int | str]
     if isinstance(value, datetime):
         typed = {"ms": round(value.timestamp() * 1000)}
     else:

@@ -120,6 +120,8 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+# A collection of the client: Motor's, or mongomock-motor's with the same methods.
+Collection = AsyncIOMotorCollection[dict[str, Any]]
 CommandObserver = Callable[[str, float, bool], None]
 OperationObserver = Callable[[float], None]
 
@@ -169,7 +171,7 @@ class Store:
         self.timeout_ms = timeout_ms
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
         self._client: Any = None
-        self._collections: dict[str, AsyncIOMotorCollection] = {}
+        self._collections: dict[str, Collection] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._indexes_ready = False
 
@@ -231,19 +233,19 @@ class Store:
         except DatabaseUnavailable:
             log.warning("MongoDB is unavailable at start-up; indexes will be created later")
 
-    async def users(self) -> AsyncIOMotorCollection:
+    async def users(self) -> Collection:
         """Return the users collection, opening the store on first use."""
         return await self._collection(USERS)
 
-    async def idempotency_keys(self) -> AsyncIOMotorCollection:
+    async def idempotency_keys(self) -> Collection:
         """Return the collection of Idempotency-Key records, opening the store on first use."""
         return await self._collection(IDEMPOTENCY_KEYS)
 
-    async def rate_limits(self) -> AsyncIOMotorCollection:
+    async def rate_limits(self) -> Collection:
         """Return the collection of rate-limit counters, opening the store on first use."""
         return await self._collection(RATE_LIMITS)
 
-    async def _collection(self, name: str) -> AsyncIOMotorCollection:
+    async def _collection(self, name: str) -> Collection:
         if self._client is None:
             await self.open()
         elif asyncio.get_running_loop() is not self._loop:

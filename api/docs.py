@@ -23,6 +23,7 @@ from typing import Any
 
 import flask
 import flask_swagger_ui
+import werkzeug
 import yaml
 
 from api import spec
@@ -146,7 +147,7 @@ def page(template: str, **context: Any) -> flask.Response:
 
 
 @blp.get("/")
-def home() -> flask.Response:
+def home() -> werkzeug.Response:
     """The API's root leads a person to its docs."""
     return flask.redirect(flask.url_for("docs.swagger_ui"))
 

@@ -44,7 +44,8 @@ def _compile_schema(schema: ma.Schema) -> Dump:
 
     def dump(obj: Any) -> dict[str, Any]:
         if not isinstance(obj, Mapping):
-            return schema.dump(obj, many=False)
+            dumped: dict[str, Any] = schema.dump(obj, many=False)
+            return dumped
         result: dict[str, Any] = {}
         for key, attribute, field, unchanged, convert in plan:
             value = obj.get(attribute, ma.missing)
@@ -73,26 +74,31 @@ def _compilable(schema: ma.Schema) -> bool:
 
 # Values whose dump is the value itself: fields that keep them as they are (Boolean, Raw), a
 # String given a str, an Integer given an int. The field's own conversion handles the rest.
-ANY_TYPE = frozenset({str, int, float, bool, type(None)})
+ANY_TYPE: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 
 
-def _unchanged(field: ma.fields.Field) -> frozenset[type]:
+def _unchanged(field: ma.fields.Field[Any]) -> frozenset[type]:
     method = type(field)._serialize
     if method is ma.fields.Field._serialize:
         return ANY_TYPE
     if method is ma.fields.String._serialize:
         return frozenset({str, type(None)})
-    if method is ma.fields.Number._serialize and field.num_type is int and not field.as_string:
+    if (
+        isinstance(field, ma.fields.Number)
+        and method is ma.fields.Number._serialize
+        and field.num_type is int
+        and not field.as_string
+    ):
         return frozenset({int, type(None)})
     return frozenset({type(None)}) if _none_is_none(field) else frozenset()
 
 
-def _none_is_none(field: ma.fields.Field) -> bool:
+def _none_is_none(field: ma.fields.Field[Any]) -> bool:
     # Every field of marshmallow dumps None as None; a field of ours may decide otherwise.
     return type(field).__module__.startswith("marshmallow.")
 
 
-def _compile_field(field: ma.fields.Field) -> Dump:
+def _compile_field(field: ma.fields.Field[Any]) -> Dump:
     if isinstance(field, ma.fields.Nested):
         nested = field.schema
         one = _compile_schema(nested)

@@ -8,7 +8,7 @@ wants), and the outcomes of storage that always answer the same problem (STORAGE
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import flask
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -49,7 +49,8 @@ def problem_response(
     body: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
 ) -> flask.Response:
     """A problem+json response with this body."""
-    response: flask.Response = flask.current_app.json.response(body)
+    # Flask types its JSON provider's response as werkzeug's; the app's is a flask.Response.
+    response = cast(flask.Response, flask.current_app.json.response(body))
     response.status_code = body["status"]
     response.mimetype = problems.PROBLEM_JSON
     response.headers.update(headers or {})

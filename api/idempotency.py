@@ -85,7 +85,8 @@ async def claim(
             raise KeyReused(key)
         if existing["response"] is None:
             raise KeyInUse(key)
-        return existing["response"]
+        outcome: dict[str, Any] = existing["response"]
+        return outcome
     raise KeyInUse(key)
 
 

@@ -151,7 +151,7 @@ class LoadTest:
                 if rng.random() < 0.7:
                     op, request = "get", http.build_request("GET", f"{USERS}/{rng.choice(seeded)}")
                 else:
-                    params = {"role": rng.choice(ROLES), "page_size": 20}
+                    params: dict[str, str | int] = {"role": rng.choice(ROLES), "page_size": 20}
                     op, request = "list", http.build_request("GET", USERS, params=params)
             else:
                 op = rng.choices(["create", "update", "delete"], [50, 35, 15])[0]
@@ -159,7 +159,7 @@ class LoadTest:
                     op = "create"
                 if op == "create":
                     email = f"{self.run_id}.load.{number}.{count}@example.com"
-                    body = {
+                    body: dict[str, Any] = {
                         "name": f"Load {number} {count}",
                         "email": email,
                         "role": rng.choice(ROLES),

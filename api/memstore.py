@@ -48,10 +48,11 @@ from typing import Any, TypeVar
 import mongomock
 from bson import ObjectId
 from bson.regex import Regex
-from mongomock import DuplicateKeyError, MongoClient, helpers
+from mongomock import DuplicateKeyError, helpers
 from mongomock.collection import Collection, Cursor, _copy_field
 from mongomock.database import Database
 from mongomock.filtering import filter_applies
+from mongomock.mongo_client import MongoClient
 from mongomock.store import (
     CollectionStore,
     DatabaseStore,
@@ -287,7 +288,7 @@ class IndexedCollectionStore(CollectionStore):
         super().__delitem__(key)
         del self._position[key]
         self._complex_ids.discard(key)
-        for structure in (*self._maps.values(), *self._dates.values()):
+        for structure in self._structures():
             structure.discard(key)
 
     def _index(self, key: Key, document: Document) -> None:
@@ -295,8 +296,11 @@ class IndexedCollectionStore(CollectionStore):
             self._complex_ids.discard(key)
         else:
             self._complex_ids.add(key)
-        for structure in (*self._maps.values(), *self._dates.values()):
+        for structure in self._structures():
             structure.set(key, document)
+
+    def _structures(self) -> list["_ValueMap | _Dates"]:
+        return [*self._maps.values(), *self._dates.values()]
 
     def reindex(self, document: Document) -> None:
         """Take the current values of a stored document that was changed in place."""
@@ -345,7 +349,9 @@ class IndexedCollectionStore(CollectionStore):
         field = _first_field(index)
         if field not in self._dates:
             self._dates[field] = _Dates(field, self._documents.items())
-        now = mongomock.utcnow()  # looked up when called: tests move the clock through it
+        # Looked up when called: tests move the clock through it. (mongomock's own stub, which
+        # mypy reads, leaves utcnow out.)
+        now = mongomock.utcnow()  # type: ignore[attr-defined]
         for key in self._dates[field].pop_expired(
             lambda date: self._value_meets_expiry(date, expiry, now)
         ):
@@ -407,7 +413,7 @@ class IndexedCollection(Collection):
             documents = _sorted_natively(list(self._iter_documents(spec)), sort)
             if documents is not None:
                 return (self._copy_only_fields(doc, fields, as_class) for doc in documents)
-        return super()._get_dataset(spec, sort, fields, as_class)  # type: ignore[no-any-return]
+        return super()._get_dataset(spec, sort, fields, as_class)
 
     def _ensure_uniques(self, new_data: Document) -> None:
         # mongomock has just stored or changed the document in place: index its values first.

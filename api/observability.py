@@ -180,12 +180,13 @@ def record(
 
 
 def _metrics() -> Metrics:
-    return flask.current_app.extensions["metrics"]
+    metrics: Metrics = flask.current_app.extensions["metrics"]
+    return metrics
 
 
 # The objects behind Flask's context proxies: each hook reads them once, not per attribute.
 def _current_g() -> Any:
-    return flask.g._get_current_object()  # type: ignore[attr-defined]
+    return flask.g._get_current_object()
 
 
 def add_storage_time(seconds: float) -> None:

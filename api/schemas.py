@@ -6,6 +6,8 @@ or read-only fields are refused (422), so what the spec says is exactly what is 
 
 import re
 import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +29,10 @@ SPACES = r" \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\ufeff"
 class FullMatch(validate.Regexp):
     """A regex the whole value must match, as JSON Schema reads an anchored `pattern`."""
 
-    def __call__(self, value: str) -> str:
+    regex: re.Pattern[str]  # compiled from a str: it validates text only
+
+    # Text only, where Regexp's overloads take bytes too: no field of ours holds bytes.
+    def __call__(self, value: str) -> str:  # type: ignore[override]
         if self.regex.fullmatch(value) is None:
             raise ma.ValidationError(self._format_error(value))
         return value
@@ -137,7 +142,11 @@ class EmailAddress(Text):
     """An email address as api/emails.py defines one, normalized to NFC like any text."""
 
     def __init__(self, **kwargs: Any) -> None:
-        validators = [validate.Length(max=emails.MAX_LENGTH), TEXT, _valid_email]
+        validators: list[Callable[[Any], Any]] = [
+            validate.Length(max=emails.MAX_LENGTH),
+            TEXT,
+            _valid_email,
+        ]
         metadata = {"format": "email", **kwargs.pop("metadata", {})}
         super().__init__(validate=validators, metadata=metadata, **kwargs)
 
@@ -234,7 +243,7 @@ class UserSchema(UserInputSchema):
     """A user of the directory, as the server answers it: `id`, `created_at` and `updated_at`
     are always there."""
 
-    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field) -> None:
+    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field[Any]) -> None:
         if field_name in SERVER_FIELDS:
             field_obj.required = True  # in the spec; nothing loads a dump-only field
 
@@ -250,7 +259,7 @@ class UserPatchSchema(UserInputSchema):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(partial=True, **kwargs)
 
-    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field) -> None:
+    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field[Any]) -> None:
         if field_name in self.NULLABLE:
             field_obj.allow_none = True
 
@@ -347,7 +356,9 @@ class UserListQuerySchema(ma.Schema):
             ],
         },
     )
-    fields = DelimitedList(
+    # The query parameter is `fields` (sparse fieldsets). marshmallow takes declared fields
+    # off the class, so this does not replace Schema.fields, whatever the type checker sees.
+    fields = DelimitedList(  # type: ignore[assignment]
         ma.fields.String(validate=validate.OneOf(USER_FIELDS), **_doc("A field name.", "name")),
         **_doc("Comma-separated fields to return (`id` always is).", ["name", "email"]),
     )
@@ -405,7 +416,14 @@ class ItemToValidate(ma.fields.Nested):
     """Documented as the nested schema, but only checked to be an object on loading: the view
     validates each item itself, so that one invalid item does not fail a whole batch."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+    def _deserialize(
+        self,
+        value: Any,
+        attr: str | None,
+        data: Mapping[str, Any] | None,
+        partial: bool | Sequence[str] | AbstractSet[str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         if not isinstance(value, dict):
             raise ma.ValidationError("Not an object.")
         return value

@@ -85,7 +85,8 @@ def api_key() -> ApiKey | None:
         presented = flask.request.headers.get(HEADER)
         keys = flask.current_app.config["API_KEYS"]
         flask.g.api_key = None if presented is None else _match(presented, keys)
-    return flask.g.api_key
+    key: ApiKey | None = flask.g.api_key
+    return key
 
 
 def authenticate() -> None:

@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, MutableMapping
 from io import BytesIO
 from typing import Any, NamedTuple
 
@@ -58,9 +58,9 @@ log = logging.getLogger(__name__)
 # Most of a body over MAX_BODY_BYTES that is read (and dropped) before answering 413.
 DRAIN_BYTES = 16 * 1024 * 1024
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class _RequestGreenlet(greenlet):
@@ -84,6 +84,8 @@ class _RequestGreenlet(greenlet):
             except BaseException as error:  # the awaiting task decides, cancellation included
                 outcome = _Outcome(None, error)
             call = self.parent.switch(outcome)
+
+    parent: greenlet  # never None: the greenlet of the ASGI task that started this one
 
     def run_coroutine(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         """Run `coroutine` to its end and return its result (or raise its exception).
@@ -150,6 +152,8 @@ class JsonProvider(DefaultJSONProvider):
     What orjson refuses (an integer beyond 64 bits, a lone surrogate, a type of its own it
     does not know) is written by Flask's provider instead, so every body still comes out.
     """
+
+    _app: flask.Flask  # Flask types it as its sansio App; it is the serving App
 
     def response(self, *args: Any, **kwargs: Any) -> flask.Response:
         # A final newline, as Flask writes it: curl's output then ends its line.
@@ -351,7 +355,8 @@ async def _run_in_greenlet(func: Callable[[], Any], slots: RequestSlots | None =
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
         if key == name:
             return value
     return None
@@ -553,7 +558,9 @@ class AsgiApp:
             response_start[:] = [int(status.split(" ", 1)[0]), headers]
 
         def call_app() -> bytes:
-            chunks: Iterable[bytes] = self.app(environ, start_response)
+            # start_response returns no write() callable (PEP 3333's legacy way to send a
+            # body): Flask never calls it.
+            chunks: Iterable[bytes] = self.app(environ, start_response)  # type: ignore[arg-type]
             try:
                 return b"".join(chunks)
             finally:

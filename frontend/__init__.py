@@ -84,6 +84,7 @@ def create_app(
     app.session_interface = _SessionInterface()
     if settings["TRUSTED_PROXY_HOPS"]:
         hops = settings["TRUSTED_PROXY_HOPS"]
+        # Flask's documented way to put WSGI middleware in front of the app.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
         )

@@ -20,7 +20,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote
 
 import httpx
@@ -79,7 +79,7 @@ def _is_texts(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
-def _is_whole(value: Any) -> bool:
+def _is_whole(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -126,7 +126,8 @@ def _count(value: Any, *, least: int) -> int:
 
 
 def _media_type(response: httpx.Response) -> str:
-    return response.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+    content_type: str = response.headers.get("Content-Type", "")
+    return content_type.partition(";")[0].strip().lower()
 
 
 def _problem(status: int, media_type: str, data: Any) -> ApiProblem:
@@ -226,7 +227,9 @@ class UsersClient:
             raise _problem(status, media_type, data)
         return data, response.headers.get("ETag")
 
-    def _versioned_user(self, method: str, path: str, success: int, **kwargs: Any) -> Any:
+    def _versioned_user(
+        self, method: str, path: str, success: int, **kwargs: Any
+    ) -> tuple[dict[str, Any], str]:
         data, etag = self._call(method, path, success, **kwargs)
         if etag is None or not ETAG.fullmatch(etag):
             raise BadGateway(f"a user without a usable ETag ({etag!r:.60})")

@@ -24,7 +24,7 @@ def _items(text: str | None) -> list[str]:
     return [item.strip() for item in (text or "").split(",") if item.strip()]
 
 
-class VersionedForm(FlaskForm):
+class VersionedForm(FlaskForm):  # type: ignore[misc]  # flask-wtf is untyped: its base is Any
     """A form about one stored user, at the version (ETag) it was shown at."""
 
     etag = HiddenField()

@@ -39,7 +39,8 @@ class ObjectIdConverter(BaseConverter):
 
 
 def client() -> UsersClient:
-    return flask.current_app.extensions["users_client"]
+    users: UsersClient = flask.current_app.extensions["users_client"]
+    return users
 
 
 def _whole_number(text: str | None) -> int | None:
@@ -58,7 +59,7 @@ def index() -> Response:
 @bp.get("/users")
 def list_users() -> Any:
     args = flask.request.args
-    filters = {name: args[name] for name in LIST_FILTERS if args.get(name)}
+    filters: dict[str, Any] = {name: args[name] for name in LIST_FILTERS if args.get(name)}
     page = _whole_number(args.get("page")) or 1
     page_size = _whole_number(args.get("page_size"))
     if page_size not in PAGE_SIZES:

@@ -54,7 +54,7 @@ CURSOR_NOT_FOUND = 43
 Reply = dict[str, Any]
 
 
-class _MockupDB(MockupDB):
+class _MockupDB(MockupDB):  # type: ignore[misc]  # mockupdb is untyped: its base is Any
     """mockupdb's server, stopping at once instead of within its accept loop's 1 s poll."""
 
     def stop(self) -> None:
@@ -86,7 +86,7 @@ class WireServer:
         self.delay = 0.0
         self.received: Counter[str] = Counter()
         self.port: int | None = None
-        self._data = mongomock.MongoClient()
+        self._data: Any = mongomock.MongoClient()
         self._lock = threading.Lock()
         self._cursors: dict[int, list[Reply]] = {}
         self._cursor_ids = itertools.count(1)

@@ -19,7 +19,7 @@ from frontend import create_app
 from frontend.client import UsersClient
 from frontend.config import ConfigError, load_config
 
-USER = {
+USER: dict[str, Any] = {
     "id": "0123456789abcdef01234567",
     "name": "Priyanshu",
     "email": "priyanshu@example.com",
@@ -239,7 +239,7 @@ def test_editing_sends_the_etag_and_a_concurrent_change_is_reported(
 
     page = browser.get(url).text
     api.version += 1  # someone else saves meanwhile
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     stale = browser.post(
         url, data={"csrf_token": token, "etag": '"2"', "name": "Mine", "email": USER["email"]}
     )
@@ -442,7 +442,7 @@ def test_required_fields_are_marked_and_an_empty_one_gets_one_message(
         response = submit(browser, "/users/new", name=blank, email="", role="SRE")
         assert response.status_code == 422
         for field in ("name", "email"):
-            errors = re.search(rf'id="{field}-errors">(.*?)</ul>', response.text, re.S).group(1)  # type: ignore[union-attr]
+            errors = re.search(rf'id="{field}-errors">(.*?)</ul>', response.text, re.S).group(1)
             assert re.findall(r"<li>(.*?)</li>", errors) == ["This field is required."]
         assert 'value="SRE"' in response.text
     assert [request.method for request in api.requests if request.method == "POST"] == []
@@ -462,7 +462,7 @@ def test_a_delete_of_a_user_changed_meanwhile_is_refused(
 ) -> None:
     url = f"/users/{USER['id']}/delete"
     page = browser.get(url).text
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     api.version += 1
 
     response = browser.post(url, data={"csrf_token": token, "etag": '"1"'})
@@ -535,7 +535,7 @@ def test_behind_a_trusted_proxy_forwarded_https_makes_the_cookie_secure(api: Fak
 
 def test_the_favicon_is_served_by_the_frontend(browser: FlaskClient) -> None:
     page = browser.get("/users/new").text
-    link = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page).group(1)  # type: ignore[union-attr]
+    link = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page).group(1)
 
     for url in [link, "/favicon.ico"]:
         with browser.get(url) as response:

@@ -1,6 +1,7 @@
 """Idempotency-Key on createUser and createUsers."""
 
 import asyncio
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -88,7 +89,7 @@ def test_a_malformed_key_is_400(client: FlaskClient, key: str) -> None:
 
 @pytest.mark.asyncio
 async def test_a_key_in_flight_is_refused_and_a_released_key_can_be_claimed(store: Store) -> None:
-    claim = {"key": "k", "fingerprint": "f", "ttl_seconds": 60}
+    claim: dict[str, Any] = {"key": "k", "fingerprint": "f", "ttl_seconds": 60}
     assert await idempotency.claim(store, **claim) is None
 
     with pytest.raises(idempotency.KeyInUse):
@@ -99,7 +100,7 @@ async def test_a_key_in_flight_is_refused_and_a_released_key_can_be_claimed(stor
 
 @pytest.mark.asyncio
 async def test_an_expired_key_can_be_claimed_again(store: Store) -> None:
-    claim = {"key": "k", "fingerprint": "f", "ttl_seconds": 0}
+    claim: dict[str, Any] = {"key": "k", "fingerprint": "f", "ttl_seconds": 0}
     await idempotency.claim(store, **claim)
     await idempotency.complete(store, key="k", response={"status": 201})
     await asyncio.sleep(0.01)

@@ -1,14 +1,15 @@
 """The course service's routes, kept as deprecated aliases."""
 
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tests.conftest import assert_problem, course_user, create
 
 DEPRECATION = {"Deprecation": "@1795219200", "Sunset": "Fri, 21 May 2027 00:00:00 GMT"}
 
 
-def assert_deprecated(response: object, successor: str) -> None:
-    headers = response.headers  # type: ignore[attr-defined]
+def assert_deprecated(response: TestResponse, successor: str) -> None:
+    headers = response.headers
     assert {name: headers[name] for name in DEPRECATION} == DEPRECATION
     assert f'<{successor}>; rel="successor-version"' in headers.getlist("Link")
 

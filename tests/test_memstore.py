@@ -7,6 +7,7 @@ copies, how many stored documents a query touches, at 100 and at 10,000 document
 """
 
 import copy
+import functools
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -32,9 +33,10 @@ SKILLS = ["Docker", "AWS", "Go", "Rust"]
 
 async def _collections(name: str, indexes: list[Any]) -> list[Any]:
     """The `name` collection with `indexes` on plain mongomock and on the indexed store."""
-    collections = []
-    for client in (mongomock.MongoClient(), IndexedMongoClient()):
-        collection = AsyncMongoMockClient(mock_mongo_client=client)["test"][name]
+    collections: list[Any] = []
+    clients: list[Any] = [mongomock.MongoClient(), IndexedMongoClient()]
+    for client in clients:
+        collection: Any = AsyncMongoMockClient(mock_mongo_client=client)["test"][name]
         await collection.create_indexes(indexes)
         collections.append(collection)
     return collections
@@ -58,6 +60,18 @@ async def _outcome(operation: Callable[[Any], Any], collection: Any) -> Any:
     if hasattr(result, "raw_result"):  # without the connectionId, which numbers the clients
         return ("raw_result", {k: v for k, v in result.raw_result.items() if k != "connectionId"})
     return result
+
+
+def _update_one(selector: Any, update: Any, collection: Any) -> Any:
+    return collection.update_one(selector, update)
+
+
+def _find(query: Any, collection: Any, **options: Any) -> Any:
+    return collection.find(query, **options)
+
+
+def _insert_copy(document: dict[str, Any], collection: Any) -> Any:
+    return collection.insert_one(dict(document))
 
 
 async def same(pair: list[Any], operation: Callable[[Any], Any]) -> Any:
@@ -181,7 +195,8 @@ async def test_cursors_skip_limit_slice_and_distinct_as_mongomock() -> None:
     await same(pair, lambda c: c.find({}, skip=40))
     await same(pair, lambda c: c.find({"email_key": "u3"}, sort=by_name))
     # Indexing and slicing belong to mongomock's synchronous cursor.
-    plain, indexed = mongomock.MongoClient().test.users, IndexedMongoClient().test.users
+    plain: Any = mongomock.MongoClient().test.users
+    indexed: Any = IndexedMongoClient().test.users
     for collection in (plain, indexed):
         collection.insert_many(copy.deepcopy(documents))
 
@@ -250,7 +265,7 @@ async def test_documents_sharing_a_unique_value_come_in_store_order() -> None:
     await same(pair, lambda c: c.insert_many(copy.deepcopy(documents)))
     half_done = {"$set": {"email_key": "shared"}, "$inc": {"name": 1}}
     for _id in reversed(ids):
-        await same(pair, lambda c, _id=_id: c.update_one({"_id": _id}, half_done))
+        await same(pair, functools.partial(_update_one, {"_id": _id}, half_done))
     found = await same(pair, lambda c: c.find({"email_key": "shared"}))
     assert [document["_id"] for document in found] == ids
 
@@ -307,7 +322,7 @@ async def test_ttl_expiry_as_mongomock(clock: list[datetime]) -> None:
     pair = await _collections("idempotency_keys", idempotency_indexes(60))
     for minute in range(5):
         record = {"_id": f"key-{minute}", "created_at": EPOCH + timedelta(minutes=minute)}
-        await same(pair, lambda c, record=record: c.insert_one(dict(record)))
+        await same(pair, functools.partial(_insert_copy, record))
     await same(pair, lambda c: c.insert_one({"_id": "undated", "created_at": "yesterday"}))
     clock[0] = EPOCH + timedelta(minutes=1, seconds=30)  # key-0 is 90 s old
     # Moved forward: key-1 would expire with its old date, but not with the new one.
@@ -366,11 +381,12 @@ class CountingDate(datetime):
 
     def __rsub__(self, other: datetime) -> timedelta:
         CountingDate.ages += 1
-        return datetime.__rsub__(self, other)
+        # The C type defines __rsub__, which typeshed's datetime leaves out.
+        return datetime.__rsub__(self, other)  # type: ignore[attr-defined]
 
 
 async def _users(client: Any, size: int) -> tuple[Any, list[ObjectId]]:
-    users = AsyncMongoMockClient(mock_mongo_client=client)["test"]["users"]
+    users: Any = AsyncMongoMockClient(mock_mongo_client=client)["test"]["users"]
     await users.create_indexes(USER_INDEXES)
     documents = [
         {"name": f"user {n:05}", "email_key": f"user{n}", "probe": CountingCopies("p")}
@@ -411,7 +427,7 @@ async def test_a_get_an_insert_and_a_page_touch_as_many_documents_among_10000_as
 
 
 async def test_ttl_expiry_does_not_measure_every_record(clock: list[datetime]) -> None:
-    keys = AsyncMongoMockClient(mock_mongo_client=IndexedMongoClient())["test"]["keys"]
+    keys: Any = AsyncMongoMockClient(mock_mongo_client=IndexedMongoClient())["test"]["keys"]
     await keys.create_indexes(idempotency_indexes(60))
     for size in (100, 10_000):
         await keys.delete_many({})
@@ -436,7 +452,7 @@ class CountingRole(str):
 
 
 async def test_a_filter_on_an_indexed_field_tests_only_the_documents_holding_its_value() -> None:
-    users = AsyncMongoMockClient(mock_mongo_client=IndexedMongoClient())["test"]["users"]
+    users: Any = AsyncMongoMockClient(mock_mongo_client=IndexedMongoClient())["test"]["users"]
     await users.create_indexes(USER_INDEXES)  # role leads the role_created_at index
     roles = ["rare" if n % 1000 == 0 else "common" for n in range(10_000)]
     await users.insert_many(
@@ -471,12 +487,12 @@ async def test_sorts_order_as_mongomock_with_ties_mixed_types_and_missing_fields
         [("email_key", 1)],
     ]
     for order in orders:
-        await same(pair, lambda c, order=order: c.find({}, sort=order, skip=3, limit=20))
-        await same(pair, lambda c, order=order: c.find({"role": ROLES[0]}, sort=order))
+        await same(pair, functools.partial(_find, {}, sort=order, skip=3, limit=20))
+        await same(pair, functools.partial(_find, {"role": ROLES[0]}, sort=order))
     # Values mongomock orders across types (and absent fields): its own sort, the same answer.
     changes = [{"$set": {"rank": "x"}}, {"$unset": {"rank": 1}}, {"$set": {"rank": [2, 0]}}]
     for document, change in zip(documents, [*changes, {"$set": {"rank": 1.5}}], strict=False):
-        await same(pair, lambda c, d=document, u=change: c.update_one({"_id": d["_id"]}, u))
+        await same(pair, functools.partial(_update_one, {"_id": document["_id"]}, change))
     mixed = [[("rank", 1), ("_id", 1)], [("rank", -1), ("_id", -1)], [("experience.years", 1)]]
     for order in mixed:
-        await same(pair, lambda c, order=order: c.find({}, sort=order))
+        await same(pair, functools.partial(_find, {}, sort=order))

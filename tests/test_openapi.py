@@ -394,7 +394,7 @@ def test_problem_titles_are_rfc_9110_reason_phrases(client: FlaskClient) -> None
 
 
 CONTRACT_TOOLS = Path(__file__).resolve().parent / "contract"
-LINTERS = {
+LINTERS: dict[str, list[str | Path]] = {
     # Redocly CLI, `recommended`: exit 1 on an error; warnings are reported, so looked for too.
     "redocly": ["lint", "--config", CONTRACT_TOOLS / "redocly.yaml"],
     # Spectral, `spectral:oas`: a non-zero exit on any result, down to hints.

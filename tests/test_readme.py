@@ -128,7 +128,8 @@ def test_logs_are_text_on_a_terminal_and_json_otherwise(terminal: bool, style: s
             configure_logging("INFO", "auto")
         logging.getLogger("api").info("hello")
     finally:
-        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
 
     line = stream.getvalue().strip()
     if style == "json":

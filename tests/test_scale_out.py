@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -109,7 +110,10 @@ def test_a_cursor_from_one_instance_pages_on_the_other(instances: list[httpx.Cli
     seen: list[str] = []
     cursor = None
     for client in itertools.islice(itertools.cycle(instances), 10):
-        params = {"page_size": 2, **({"cursor": cursor} if cursor else {"sort": "name"})}
+        params: dict[str, Any] = {
+            "page_size": 2,
+            **({"cursor": cursor} if cursor else {"sort": "name"}),
+        }
         page = client.get(USERS, params=params)
         assert page.status_code == 200, page.text
         seen += [user["email"] for user in page.json()["items"]]

@@ -5,7 +5,7 @@ import contextvars
 import functools
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from typing import Any
 
 import flask
@@ -125,12 +125,12 @@ async def call(
         {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
         for index, chunk in enumerate(chunks)
     ]
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {
@@ -184,12 +184,12 @@ async def test_a_chunked_body_within_the_limit_is_read_whole(asgi: AsgiApp) -> N
 
 @pytest.mark.asyncio
 async def test_a_client_gone_before_its_body_arrived_gets_no_response(asgi: AsgiApp) -> None:
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {
@@ -216,7 +216,7 @@ async def test_lifespan_opens_the_store_on_the_loop_and_closes_it() -> None:
             await crud.create_user(app.store, data=course_user())
         return messages.pop(0)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message["type"])
 
     await app({"type": "lifespan"}, receive, send)

@@ -5,7 +5,7 @@ beside this one (api/resources/__init__.py lists them). `create`, `fetch` and `u
 shared with the deprecated routes (api/resources/legacy.py).
 """
 
-from typing import Any
+from typing import Any, cast
 
 import flask
 import marshmallow as ma
@@ -43,7 +43,7 @@ blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="The 
 
 
 MERGE_PATCH = "application/merge-patch+json"
-SKILL_FIELD = UserInputSchema().fields["skills"].inner  # type: ignore[attr-defined]
+SKILL_FIELD = cast(ma.fields.List[Any], UserInputSchema().fields["skills"]).inner
 WRITE_ERRORS = (400, 404, 409, 412, 413, 415, 428, 503)
 # Request bodies as Swagger UI's "Try it out" sends them untouched (createUser's is built from
 # the schema's examples: the course user). Each creates other emails, so none conflicts.
@@ -301,6 +301,8 @@ class UserSkill(MethodView):
 def valid_skill(skill: str) -> str:
     """The skill of the path, refused (422) when it would not be a valid item of `skills`."""
     try:
-        return SKILL_FIELD.deserialize(skill)
+        valid: str = SKILL_FIELD.deserialize(skill)
     except ma.ValidationError as error:
-        raise problems.INVALID_SKILL.error(errors={"skill": error.messages}) from None
+        errors = flatten_messages(error.messages, "skill")
+        raise problems.INVALID_SKILL.error(errors=errors) from None
+    return valid
