@@ -42,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
         TRAP_HTTP_EXCEPTIONS=False,
         TRAP_BAD_REQUEST_ERRORS=False,
         MAX_CONTENT_LENGTH=settings["MAX_BODY_BYTES"],
+        APPLICATION_ROOT=settings["ROOT_PATH"] or "/",
         API_TITLE="Users API",
         API_VERSION=__version__,
         OPENAPI_VERSION=docs.MAIN_OPENAPI_VERSION,

@@ -139,6 +139,14 @@ def _server_url(raw: str) -> str | None:
     return url
 
 
+def _root_path(raw: str) -> str:
+    """The path prefix the service is reached under, e.g. `/users-api`; `/` or empty: none."""
+    path = raw.strip().rstrip("/")
+    if path and not re.fullmatch(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+", path):
+        raise ValueError("must be a path such as /users-api (no query, no spaces)")
+    return path
+
+
 # name -> (default, parser). The README's configuration table lists the same names.
 SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "MONGODB_URI": (None, _optional_text),
@@ -165,6 +173,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "RATE_LIMIT": ("600/minute", _rate_limit),
     "RATE_LIMIT_ENABLED": (True, _flag),
     "OPENAPI_SERVER_URL": (None, _server_url),
+    "ROOT_PATH": ("", _root_path),
     "RATE_LIMIT_STORAGE": (None, _rate_limit_storage),
 }
 

@@ -76,12 +76,16 @@ def init_app(app: flask.Flask, api: Api) -> None:
     """Publish `api`'s document in every version of DOCUMENTS, and the docs pages.
 
     Call it after the last blueprint is registered: the other versions copy what is there.
-    With OPENAPI_SERVER_URL set, that URL is the one server the documents name.
+    With OPENAPI_SERVER_URL set, that URL is the one server the documents name; else, with
+    ROOT_PATH, the server publishing them is named by that path.
     """
     if app.config["OPENAPI_SERVER_URL"]:
         api.spec.options["servers"] = [
             {"url": app.config["OPENAPI_SERVER_URL"], "description": "This deployment"}
         ]
+    elif app.config["ROOT_PATH"]:
+        publisher, *others = api.spec.options["servers"]
+        api.spec.options["servers"] = [{**publisher, "url": app.config["ROOT_PATH"]}, *others]
     apis = {
         stem: api if version == MAIN_OPENAPI_VERSION else spec.mirror(app, api, version)
         for stem, version in DOCUMENTS.items()

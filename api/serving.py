@@ -395,14 +395,23 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None
             return b"".join(kept)[: limit + 1]
 
 
-def _environ(scope: Scope, body: bytes) -> dict[str, Any]:
-    """The WSGI environ (PEP 3333) of an ASGI HTTP request whose body has been read."""
+def _environ(scope: Scope, body: bytes, root_path: str = "") -> dict[str, Any]:
+    """The WSGI environ (PEP 3333) of an ASGI HTTP request whose body has been read.
+
+    `root_path` (ROOT_PATH, else the server's) is the prefix the app is reached under: it is
+    SCRIPT_NAME, and taken off PATH_INFO when the path holds it (a proxy that strips it sends
+    the path without).
+    """
     server = scope.get("server") or ("localhost", 80)
     client = scope.get("client")
+    root = root_path or scope.get("root_path", "")
+    path = scope["path"]
+    if root and (path == root or path.startswith(f"{root}/")):
+        path = path[len(root) :]
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
-        "SCRIPT_NAME": scope.get("root_path", "").encode().decode("latin-1"),
-        "PATH_INFO": scope["path"].encode().decode("latin-1"),
+        "SCRIPT_NAME": root.encode().decode("latin-1"),
+        "PATH_INFO": path.encode().decode("latin-1"),
         "QUERY_STRING": scope["query_string"].decode("latin-1"),
         "SERVER_NAME": server[0],
         "SERVER_PORT": str(server[1] or 80),
@@ -471,6 +480,7 @@ class AsgiApp:
         self.store: Store = app.extensions["store"]
         self.max_body_bytes: int = app.config["MAX_BODY_BYTES"]
         self.body_timeout: int = app.config["BODY_TIMEOUT"]
+        self.root_path: str = app.config["ROOT_PATH"]
         self.slots = RequestSlots(app.config["MAX_IN_FLIGHT"])
         self.metrics: Metrics = app.extensions["metrics"]
         self.access_log: bool = app.config["ACCESS_LOG"]
@@ -549,7 +559,7 @@ class AsgiApp:
         body: bytes,
         slots: RequestSlots | None,
     ) -> None:
-        environ = _environ(scope, body)
+        environ = _environ(scope, body, self.root_path)
         response_start: list[Any] = []
 
         def start_response(

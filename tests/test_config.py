@@ -48,6 +48,10 @@ def test_an_empty_mongodb_uri_means_the_in_memory_store() -> None:
         ("LOG_FORMAT", "xml"),
         ("OPENAPI_SERVER_URL", "users.example.com"),
         ("OPENAPI_SERVER_URL", "https://users.example.com/?v=1"),
+        ("ROOT_PATH", "users-api"),
+        ("ROOT_PATH", "/users api"),
+        ("ROOT_PATH", "/users-api?x=1"),
+        ("ROOT_PATH", "//users-api"),
     ],
 )
 def test_an_invalid_value_names_the_variable(name: str, value: str) -> None:
@@ -107,3 +111,12 @@ def test_the_server_url_is_absolute_without_a_trailing_slash() -> None:
 
     assert config["OPENAPI_SERVER_URL"] == "https://users.example.com/api"
     assert load_config({"OPENAPI_SERVER_URL": ""})["OPENAPI_SERVER_URL"] is None
+
+
+@pytest.mark.parametrize(
+    ("value", "root_path"),
+    [("/users-api", "/users-api"), (" /users-api/ ", "/users-api"), ("/a/b", "/a/b"), ("/", "")],
+)
+def test_the_root_path_is_a_path_without_a_trailing_slash(value: str, root_path: str) -> None:
+    assert load_config({"ROOT_PATH": value})["ROOT_PATH"] == root_path
+    assert load_config({})["ROOT_PATH"] == ""
