@@ -373,10 +373,6 @@ def of_status(status: int) -> list[Problem]:
     return [problem for problem in REGISTRY if problem.status == status]
 
 
-def documented_statuses() -> list[int]:
-    return sorted({problem.status for problem in REGISTRY})
-
-
 def description(status: int) -> str:
     """The spec's description of an error status: what each of its problems means."""
     clauses = [f"{p.doc} (`{p.code}`)" for p in of_status(status) if p.doc is not None]

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from api import problems
 from tests.conftest import assert_problem, course_user
 from tests.live_server import ROOT, SELECTION_GRANULARITY, USERS, Server, start_server
 from tests.mongo_wire import WireServer
@@ -375,7 +376,8 @@ def test_sigterm_answers_503_to_a_request_outlasting_the_grace_period_and_exits_
         live.stop()
 
     assert cut.status == 503
-    assert cut.body["code"] == "shutting_down"
+    assert cut.body["code"] == problems.SHUTTING_DOWN.code
+    assert cut.body["detail"] == problems.SHUTTING_DOWN.detail  # as documented
     assert cut.headers["retry-after"] == "5"
     # Cut at the end of the grace period: before the operation's timeout could have ended it.
     assert cut.ended - signalled < timeout_s

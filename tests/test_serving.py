@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from greenlet import greenlet
 
-from api import create_app, crud
+from api import create_app, crud, problems
 from api.serving import STEP_QUANTUM_SECONDS, AsgiApp, RequestSlots, _run_in_greenlet
 from tests.conftest import course_user
 
@@ -374,7 +374,8 @@ async def test_beyond_max_in_flight_it_answers_503_at_once_and_probes_are_exempt
     asgi.store.close()
 
     problem = shed.json()
-    assert (shed.status_code, problem["code"]) == (503, "overloaded")
+    assert (shed.status_code, problem["code"]) == (503, problems.OVERLOADED.code)
+    assert problem["detail"] == problems.OVERLOADED.detail  # as documented
     assert shed.headers["Content-Type"] == "application/problem+json"
     assert shed.headers["Retry-After"] == "1"
     assert shed.headers["X-Request-ID"] == problem["request_id"]
