@@ -287,18 +287,25 @@ async def update_user(
 async def _update(
     store: Store, *, user_id: str, update: Mapping[str, Any], versions: list[int] | None
 ) -> dict[str, Any] | None:
-    users = await store.users()
     try:
-        # None when nothing matched (Motor's annotations leave the None out).
-        document: dict[str, Any] | None = await users.find_one_and_update(
-            _selector(user_id, versions), update, return_document=ReturnDocument.AFTER
-        )
+        user = await _write_one(store, _selector(user_id, versions), update)
     except DuplicateKeyError:
         raise EmailTaken(update["$set"]["email"]) from None
-    if document is None:
+    if user is None:
         await _refused(store, user_id, versions)
-        return None
-    return _to_user(document)
+    return user
+
+
+async def _write_one(
+    store: Store, selector: Mapping[str, Any], update: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Apply `update` to the user `selector` matches: the user after it, None if none matched."""
+    users = await store.users()
+    # None when nothing matched (Motor's annotations leave the None out).
+    document: dict[str, Any] | None = await users.find_one_and_update(
+        selector, update, return_document=ReturnDocument.AFTER
+    )
+    return None if document is None else _to_user(document)
 
 
 @storage_operation
@@ -349,14 +356,9 @@ async def add_skill(
     # Atomic: the write happens only while the skill is absent and there is room for it.
     selector["skills"] = {"$ne": skill}
     selector[f"skills.{max_skills - 1}"] = {"$exists": False}
-    update = {"$push": {"skills": skill}, "$set": {"updated_at": now()}, "$inc": {"version": 1}}
-    users = await store.users()
-    # None when nothing matched (Motor's annotations leave the None out).
-    document: dict[str, Any] | None = await users.find_one_and_update(
-        selector, update, return_document=ReturnDocument.AFTER
-    )
-    if document is not None:
-        return _to_user(document)
+    user = await _write_one(store, selector, _skills_change("$push", skill))
+    if user is not None:
+        return user
     user = await _explain_refusal(store, user_id, versions)
     if user is not None and skill not in user.get("skills", []):
         raise TooManySkills(user_id)
@@ -373,12 +375,12 @@ async def remove_skill(
     """
     selector = _selector(user_id, versions)
     selector["skills"] = skill
-    update = {"$pull": {"skills": skill}, "$set": {"updated_at": now()}, "$inc": {"version": 1}}
-    users = await store.users()
-    # None when nothing matched (Motor's annotations leave the None out).
-    document: dict[str, Any] | None = await users.find_one_and_update(
-        selector, update, return_document=ReturnDocument.AFTER
-    )
-    if document is not None:
-        return _to_user(document)
+    user = await _write_one(store, selector, _skills_change("$pull", skill))
+    if user is not None:
+        return user
     return await _explain_refusal(store, user_id, versions)
+
+
+def _skills_change(operator: str, skill: str) -> dict[str, Any]:
+    """The update adding ($push) or removing ($pull) a skill: a write like any other."""
+    return {operator: {"skills": skill}, "$set": {"updated_at": now()}, "$inc": {"version": 1}}

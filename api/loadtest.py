@@ -22,6 +22,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,36 +46,32 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[rank - 1]
 
 
+@dataclass
 class LoadTest:
-    def __init__(
-        self,
-        url: str,
-        *,
-        concurrency: int,
-        duration: float,
-        read_ratio: float,
-        seed_users: int,
-        max_requests: int,
-        timeout: float,
-        seed: int,
-        api_key: str | None = None,
-        cleanup: bool = False,
-    ) -> None:
-        self.url = url.rstrip("/")
-        self.concurrency = concurrency
-        self.duration = duration
-        self.read_ratio = read_ratio
-        self.seed_users = seed_users
-        self.max_requests = max_requests
-        self.timeout = timeout
-        self.seed = seed
-        self.headers = {"X-API-Key": api_key} if api_key else {}
-        self.cleanup = cleanup
-        self.created: list[str] = []  # by every client, not deleted since
-        self.run_id = uuid.uuid4().hex[:8]
-        self.latencies: dict[str, list[float]] = defaultdict(list)
-        self.errors: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        self.sent = 0
+    """One run of the load: its parameters (the command's options) and what it measured."""
+
+    url: str
+    _: KW_ONLY
+    concurrency: int
+    duration: float
+    read_ratio: float
+    seed_users: int
+    max_requests: int
+    timeout: float
+    seed: int
+    api_key: str | None = None
+    cleanup: bool = False
+    created: list[str] = field(init=False, default_factory=list)  # by every client, not deleted
+    run_id: str = field(init=False, default_factory=lambda: uuid.uuid4().hex[:8])
+    latencies: dict[str, list[float]] = field(init=False, default_factory=lambda: defaultdict(list))
+    errors: dict[str, dict[str, int]] = field(
+        init=False, default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
+    sent: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.url = self.url.rstrip("/")
+        self.headers = {"X-API-Key": self.api_key} if self.api_key else {}
 
     async def run(self) -> dict[str, Any]:
         limits = httpx.Limits(max_connections=self.concurrency)

@@ -19,6 +19,9 @@ from api import create_app
 from api.db import Store
 from tests.mongo_wire import WireServer
 
+# The users collection, as the HTTP tests call it.
+USERS = "/api/v1/users"
+
 pytest_plugins = ["tests.live_server"]  # the `server` and `http` fixtures of the live tests
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "code"}
@@ -89,19 +92,15 @@ def backend() -> str:
 @pytest.fixture(scope="session")
 def wire_server() -> Iterator[WireServer]:
     """One wire-protocol server for the session; tests using it get a database each."""
-    server = WireServer()
-    server.start()
-    yield server
-    server.stop()
+    with WireServer() as server:
+        yield server
 
 
 @pytest.fixture
 def wire() -> Iterator[WireServer]:
     """A wire-protocol server of the test's own, free to be stopped or slowed down."""
-    server = WireServer()
-    server.start()
-    yield server
-    server.stop()
+    with WireServer() as server:
+        yield server
 
 
 def database_name() -> str:

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-USERS = "/api/v1/users"
 # PyMongo re-checks server selection every 0.5 s, so a timeout is noticed up to 0.5 s late.
 SELECTION_GRANULARITY = 0.5
 
@@ -74,12 +73,34 @@ def start_frontend(tmp_path: Path, backend_url: str, **settings: str) -> Server:
     return start_process(tmp_path, "frontend", port, "/users", env)
 
 
+def environment(**settings: str) -> dict[str, str]:
+    """This process's environment for a `python -m` of the tests, with `settings`: without
+    MONGODB_URI and WORKERS, so that the shell the tests run in decides nothing."""
+    env = {key: value for key, value in os.environ.items() if key not in ("MONGODB_URI", "WORKERS")}
+    return {**env, **settings}
+
+
+def run_module(
+    module: str, *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`python -m module args` run to its end (a command, or a start-up that is refused),
+    with `env` added to its environment; its exit code and output, whatever they are."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=environment(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def start_process(
     tmp_path: Path, module: str, port: int, ready_path: str, settings: dict[str, str]
 ) -> Server:
     """Run `python -m module` until `ready_path` answers 200 (30 s at most)."""
-    env = {key: value for key, value in os.environ.items() if key not in ("MONGODB_URI", "WORKERS")}
-    env.update(settings)
+    env = environment(**settings)
     log = tmp_path / f"{module}-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(

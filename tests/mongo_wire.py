@@ -128,6 +128,14 @@ class WireServer:
             self._server.stop()
             self._server = None
 
+    def __enter__(self) -> "WireServer":
+        """Started for the `with` block, stopped after it (what every fixture of it does)."""
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     def documents(self, database: str, collection: str = "users") -> list[Reply]:
         """What is stored, in _id order (copies)."""
         with self._lock:

@@ -15,7 +15,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Request, expect, sync_playwright
 
-from tests.live_server import ROOT, USERS, Server, start_server
+from tests.conftest import USERS
+from tests.live_server import ROOT, Server, start_server
 from tests.test_openapi import OPERATIONS
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]

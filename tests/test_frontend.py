@@ -2,10 +2,7 @@
 
 import html
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +15,7 @@ from flask.testing import FlaskClient
 from frontend import create_app
 from frontend.client import UsersClient
 from frontend.config import ConfigError, load_config
+from tests.live_server import run_module
 
 USER: dict[str, Any] = {
     "id": "0123456789abcdef01234567",
@@ -416,14 +414,7 @@ def test_refused_filters_are_explained_once_on_any_page(browser: FlaskClient, ap
 
 
 def test_python_m_frontend_refuses_an_invalid_setting_by_name() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "frontend"],
-        env={**os.environ, "PORT": "http"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_module("frontend", env={"PORT": "http"})
 
     assert result.returncode == 2
     assert "PORT='http': must be a number" in result.stderr

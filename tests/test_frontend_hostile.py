@@ -515,6 +515,17 @@ def test_the_apis_other_refusals_show_on_the_form(browser: FlaskClient, api: Fak
 # --- Live: broken HTTP from a raw-socket API, hostile requests through Hypercorn --------------
 
 
+def read_until(sock: socket.socket, marker: bytes) -> bytes:
+    """What `sock` receives until `marker` has arrived, or until it closes."""
+    received = b""
+    while marker not in received:
+        data = sock.recv(65_536)
+        if not data:
+            break
+        received += data
+    return received
+
+
 class RawApi:
     """A TCP server speaking just enough HTTP/1.1 to misbehave: the list's `q` argument names
     the misbehaviour. Everything else gets a valid answer (the start-up check a 415)."""
@@ -535,12 +546,9 @@ class RawApi:
 
     def _answer(self, connection: socket.socket) -> None:
         with connection:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                data = connection.recv(65_536)
-                if not data:
-                    return
-                head += data
+            head = read_until(connection, b"\r\n\r\n")
+            if b"\r\n\r\n" not in head:
+                return
             method, target, _ = head.decode("latin-1").split(" ", 2)
             case = parse_qs(urlsplit(target).query).get("q", ["valid"])[0]
             if method == "POST":
@@ -711,12 +719,7 @@ def test_raw_hostile_requests_through_hypercorn_give_no_500(pair: Server, raw: b
     port = int(pair.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(raw)
-        head = b""
-        while b"\r\n" not in head:
-            data = sock.recv(4096)
-            if not data:
-                break
-            head += data
+        head = read_until(sock, b"\r\n")
 
     status = re.match(rb"HTTP/1\.[01] (\d{3}) ", head)
     assert status, head[:200]

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from api import input_limits
-from tests.conftest import course_user
-from tests.live_server import ROOT, USERS, Server, start_server
+from tests.conftest import USERS, course_user
+from tests.live_server import ROOT, Server, start_server
 from tests.mongo_wire import WireServer
 
 pytestmark = pytest.mark.live
@@ -319,10 +319,8 @@ def exchange(server: Server, request: bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def wire_db() -> Iterator[WireServer]:
-    server = WireServer()
-    server.start()
-    yield server
-    server.stop()
+    with WireServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

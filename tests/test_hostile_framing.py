@@ -20,8 +20,8 @@ import pytest
 from h11._receivebuffer import ReceiveBuffer
 
 from api import framing, problems
-from tests.conftest import assert_problem, course_user
-from tests.live_server import USERS, Server, start_server
+from tests.conftest import USERS, assert_problem, course_user
+from tests.live_server import Server, start_server
 
 WRITE_KEY = "framing-write-key-2b3c4d5e6f708192a3b4"
 API_KEYS = f"writer:read+write:{hashlib.sha256(WRITE_KEY.encode()).hexdigest()}"

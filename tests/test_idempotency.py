@@ -8,9 +8,7 @@ from flask.testing import FlaskClient
 
 from api import idempotency
 from api.db import Store
-from tests.conftest import assert_problem, course_user
-
-USERS = "/api/v1/users"
+from tests.conftest import USERS, assert_problem, course_user
 
 
 def post(client: FlaskClient, key: str, body: object, url: str = USERS) -> object:

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import course_user
-from tests.live_server import ROOT, USERS, free_port
+from tests.conftest import USERS, course_user
+from tests.live_server import ROOT, free_port
 
 BASE = "localhost/users-api-base:bookworm"
 IMAGE = "localhost/users-api:test"

@@ -8,9 +8,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from api import create_app, docs, input_limits
-from tests.conftest import assert_problem, course_user, create
+from tests.conftest import USERS, assert_problem, course_user, create
 
-USERS = "/api/v1/users"
 JSON = {"Content-Type": "application/json"}
 
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import assert_problem, closed_port, course_user
+from tests.conftest import USERS, assert_problem, closed_port, course_user
 from tests.live_server import (
     ROOT,
     SELECTION_GRANULARITY,
-    USERS,
     Server,
     free_port,
+    run_module,
     start_server,
 )
 
@@ -209,16 +209,7 @@ def test_sigterm_stops_the_server_with_exit_code_0(tmp_path: Path) -> None:
 def test_invalid_configuration_stops_start_up_with_a_clear_message(
     settings: dict[str, str], message: str
 ) -> None:
-    env = {key: value for key, value in os.environ.items() if key != "MONGODB_URI"}
-    result = subprocess.run(
-        [sys.executable, "-m", "api"],
-        cwd=ROOT,
-        env={**env, **settings},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_module("api", env=settings, timeout=30)
 
     assert result.returncode == 2
     assert message in result.stderr

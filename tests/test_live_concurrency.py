@@ -8,12 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import course_user
+from tests.conftest import USERS, course_user
 from tests.live_server import Server
 
 pytestmark = pytest.mark.live
-
-USERS = "/api/v1/users"
 
 
 def concurrently(

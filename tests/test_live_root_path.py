@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.conftest import course_user
-from tests.live_server import USERS, Server, start_server
+from tests.conftest import USERS, course_user
+from tests.live_server import Server, start_server
 
 pytestmark = pytest.mark.live
 

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from api import problems
-from tests.conftest import assert_problem, course_user
-from tests.live_server import ROOT, SELECTION_GRANULARITY, USERS, Server, start_server
+from tests.conftest import USERS, assert_problem, course_user
+from tests.live_server import ROOT, SELECTION_GRANULARITY, Server, start_server
 from tests.mongo_wire import WireServer
 
 pytestmark = pytest.mark.live

@@ -3,7 +3,6 @@
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -11,7 +10,8 @@ import pytest
 
 from api.loadtest import percentile
 from api.security import new_api_key
-from tests.live_server import ROOT, USERS, Server, start_server
+from tests.conftest import USERS
+from tests.live_server import Server, run_module, start_server
 
 pytestmark = pytest.mark.live
 
@@ -29,17 +29,11 @@ def test_percentiles_are_nearest_rank() -> None:
 
 def loadtest(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """A short `python -m api loadtest` against `url`, its report in tmp_path/report.json."""
-    return subprocess.run(
-        [
-            *(sys.executable, "-m", "api", "loadtest", "--url", url),
-            *("--duration", "2", "--concurrency", "4", "--seed-users", "30"),
-            *("--report", str(tmp_path / "report.json"), *args),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    return run_module(
+        "api",
+        *("loadtest", "--url", url, "--duration", "2", "--concurrency", "4"),
+        *("--seed-users", "30", "--report", str(tmp_path / "report.json"), *args),
         timeout=120,
-        check=False,
     )
 
 
@@ -62,14 +56,8 @@ def test_a_short_mixed_load_runs_clean_and_writes_its_report(
 
 
 def test_help_documents_every_option_with_its_default() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "api", "loadtest", "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    result = run_module("api", "loadtest", "--help")
+    assert result.returncode == 0, result.stderr
     options = re.findall(r"^  (--[a-z-]+)", result.stdout, re.MULTILINE)
 
     assert {"--api-key", "--max-error-rate", "--cleanup", "--url"} <= set(options)

@@ -12,9 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.__main__ import configure_logging
 from api.observability import LogBudget
-from tests.conftest import assert_problem, course_user, create
-
-USERS = "/api/v1/users"
+from tests.conftest import USERS, assert_problem, course_user, create
 
 
 def samples(client: FlaskClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -14,7 +14,7 @@ from openapi_schema_validator import validate as validate_instance
 from openapi_spec_validator import validate
 
 from api import __version__, create_app, docs
-from tests.live_server import USERS
+from tests.conftest import USERS
 from tests.test_sdk import run
 
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi"

@@ -10,9 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from api import cursors
-from tests.conftest import assert_problem, create
-
-USERS = "/api/v1/users"
+from tests.conftest import USERS, assert_problem, create
 
 
 def ids(client: FlaskClient, query: str) -> list[str]:

@@ -15,11 +15,10 @@ from api import create_app, docs
 from api.config import ConfigError, load_config
 from api.counters import MemoryCounters, MongoCounters
 from api.ratelimit import Limiter, Verdict
-from tests.conftest import assert_problem, course_user, database_name
+from tests.conftest import USERS, assert_problem, course_user, database_name
 from tests.live_server import start_server
 from tests.mongo_wire import WireServer
 
-USERS = "/api/v1/users"
 KEY = "limits-test-key-6c5b4a3f2e1d0c9b8a7f"
 OTHER_KEY = "limits-test-key-0a9b8c7d6e5f4a3b2c1d"
 API_KEYS = ",".join(

@@ -11,7 +11,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from api import security
 from api.__main__ import configure_logging
 from api.config import load_config
 from api.security import new_api_key
-from tests.live_server import ROOT, start_server
+from tests.live_server import ROOT, run_module, start_server
 
 pytestmark = pytest.mark.live
 
@@ -89,15 +88,7 @@ def test_try_it_runs_with_api_keys_and_the_key_exported(tmp_path: Path) -> None:
 
 def start_up(**env: str) -> subprocess.CompletedProcess[str]:
     """`python -m api` as ./scripts/serve runs it, expected to stop by itself."""
-    return subprocess.run(
-        [sys.executable, "-m", "api"],
-        cwd=ROOT,
-        env={**os.environ, "HOST": "127.0.0.1", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_module("api", env={"HOST": "127.0.0.1", **env})
 
 
 def test_a_port_in_use_is_one_line_and_exit_code_2() -> None:

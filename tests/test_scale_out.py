@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import course_user
-from tests.live_server import ROOT, USERS, Server, free_port, start_server
+from tests.conftest import USERS, course_user
+from tests.live_server import ROOT, Server, free_port, start_server
 
 pytestmark = pytest.mark.live
 

@@ -6,7 +6,6 @@ import logging
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,9 @@ from flask.testing import FlaskClient
 
 from api import create_app, docs
 from api.config import ConfigError, load_config
-from tests.conftest import assert_problem, course_user
-from tests.live_server import ROOT, start_server
+from tests.conftest import USERS, assert_problem, course_user
+from tests.live_server import run_module, start_server
 
-USERS = "/api/v1/users"
 # Keys as a client holds them; the service is configured with their SHA-256 only.
 WRITER = "writer-3a1f9c0d8e7b6a5f4e3d2c1b0a9f8e7d"
 READER = "reader-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -243,14 +241,8 @@ def test_the_spec_documents_the_key_and_what_each_operation_needs() -> None:
 
 
 def test_new_api_key_makes_a_key_and_its_entry() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "api", "new-api-key", "ci", "--scopes", "read"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
+    result = run_module("api", "new-api-key", "ci", "--scopes", "read", timeout=30)
+    assert result.returncode == 0, result.stderr
 
     lines = result.stdout.splitlines()
     key, api_keys = lines[1].strip(), lines[3].strip()

@@ -1,16 +1,12 @@
 """Realistic users for a database."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from api import crud
 from api.db import Store
 from api.schemas import UserSchema
 from api.seeding import fake_users, seed_users
-from tests.live_server import ROOT
+from tests.live_server import run_module
 
 
 def test_fake_users_are_valid_distinct_and_reproducible() -> None:
@@ -34,17 +30,7 @@ async def test_seeding_stores_the_users_once(store: Store) -> None:
 
 
 def test_seeding_needs_a_database_url() -> None:
-    env = {key: value for key, value in os.environ.items() if key != "MONGODB_URI"}
-
-    result = subprocess.run(
-        [sys.executable, "-m", "api", "seed", "--users", "5"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_module("api", "seed", "--users", "5")
 
     assert result.returncode == 2
     assert "set MONGODB_URI" in result.stderr

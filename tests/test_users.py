@@ -6,11 +6,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import assert_problem, closed_port, course_user, create
+from tests.conftest import USERS, assert_problem, closed_port, course_user, create
 
 pytestmark = pytest.mark.real_driver
 
-USERS = "/api/v1/users"
 MISSING_ID = "0123456789abcdef01234567"
 
 
@@ -597,17 +596,6 @@ def write_with_if_match(
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
-@pytest.mark.parametrize("if_match", ['"999"', "W/{etag}", '"not-ours"', '""', 'W/"x", ""'])
-def test_a_write_with_a_stale_if_match_is_412_and_changes_nothing(
-    client: FlaskClient, method: str, if_match: str
-) -> None:
-    user, response = write_with_if_match(client, method, if_match)
-
-    assert_problem(response, 412, "precondition_failed")
-    assert client.get(user_url(user)).json == user
-
-
-@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
 @pytest.mark.parametrize("if_match", ["{etag}", '"999", {etag}', "*"])
 def test_a_write_with_a_current_if_match_succeeds(
     client: FlaskClient, method: str, if_match: str
@@ -646,9 +634,13 @@ ODD_TAGS = [
 ]
 
 
+# Tags that are not the user's current one: a stale version, a weak tag, another's, empty.
+STALE_TAGS = ['"999"', "W/{etag}", '"not-ours"', '""', 'W/"x", ""']
+
+
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
-@pytest.mark.parametrize("if_match", ODD_TAGS)
-def test_an_if_match_of_any_content_that_is_not_the_etag_is_412(
+@pytest.mark.parametrize("if_match", [*STALE_TAGS, *ODD_TAGS])
+def test_a_write_with_an_if_match_that_is_not_the_etag_is_412_and_changes_nothing(
     client: FlaskClient, method: str, if_match: str
 ) -> None:
     user, response = write_with_if_match(client, method, if_match)
