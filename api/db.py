@@ -5,9 +5,14 @@ A Motor client belongs to the loop it was created on; using it from another loop
 does no I/O). `Store` therefore creates its client inside the loop that serves requests (see
 api/serving.py for which loop that is) and refuses to be used from any other loop.
 
-This module and crud.py are the only ones that import the driver, so moving from Motor to
-PyMongo's `AsyncMongoClient` (Motor's end of life: May 2026, critical fixes until May 2027)
-changes these two modules only.
+The storage modules are the only ones that import the driver: this one (the client), crud.py
+(users), idempotency.py (Idempotency-Key records) and counters.py (rate-limit counters); and
+memstore.py, which is mongomock. They use PyMongo's API (errors, ReturnDocument, IndexModel),
+which PyMongo's `AsyncMongoClient` keeps, so moving from Motor to it (Motor's end of life: May
+2026, critical fixes until May 2027) changes the client made here.
+
+Also here, for the app (as flaskr's db.py): `init_app` makes a Store the app's, and
+`current_store()` is the store of the request being handled.
 """
 
 import asyncio
