@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from api import idempotency
-from api.db import Store
+from api import crud, idempotency
+from api.db import DatabaseUnavailable, Store
 from tests.conftest import USERS, assert_problem, course_user
 
 
@@ -45,6 +45,28 @@ def test_a_refused_request_is_replayed_too(client: FlaskClient) -> None:
     assert_problem(first, 409, "email_taken")
     assert_problem(retry, 409, "email_taken")
     assert retry.headers["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [(DatabaseUnavailable("down"), 503), (RuntimeError("a bug"), 500)],
+)
+def test_a_failure_worth_retrying_releases_the_key(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, failure: Exception, status: int
+) -> None:
+    # A 5xx is not the request's outcome: the retry runs again instead of replaying it.
+    async def fail(*_args: Any, **_kwargs: Any) -> None:
+        raise failure
+
+    with monkeypatch.context() as patch:
+        patch.setattr(crud, "create_user", fail)
+        first = client.post(USERS, json=course_user(), headers={"Idempotency-Key": "k"})
+    retry = client.post(USERS, json=course_user(), headers={"Idempotency-Key": "k"})
+
+    assert first.status_code == status
+    assert retry.status_code == 201
+    assert "Idempotent-Replayed" not in retry.headers
+    assert client.get(USERS).json["total"] == 1
 
 
 def test_the_same_key_with_another_body_is_422(client: FlaskClient) -> None:
