@@ -125,4 +125,6 @@ def install() -> None:
     _readers.READERS[(h11.CLIENT, h11.IDLE)] = read_request_head
     body_readers: Any = _readers.READERS[h11.SEND_BODY]
     body_readers["chunked"] = ChunkedReader
-    H11Protocol._send_error_response = send_problem  # type: ignore[method-assign]
+    # Patched on the class, so `protocol` is the instance Hypercorn calls it on (mypy reads the
+    # function as the method's unbound form, with `self` twice).
+    H11Protocol._send_error_response = send_problem  # type: ignore[method-assign, assignment]

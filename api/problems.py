@@ -181,8 +181,8 @@ MALFORMED_REQUEST = Problem(
     400,
     "malformed_request",
     "The request is not framed as RFC 9112 requires, read as strictly as a proxy would.",
-    "the request's framing is malformed or ambiguous, read as strictly as a proxy would (the "
-    "connection is closed)",
+    "the request is framed ambiguously or malformed, read as strictly as a proxy reads it; "
+    "the server closes the connection",
 )
 PAGE_AND_CURSOR = Problem(
     400,
@@ -331,7 +331,7 @@ HEADERS_TOO_LARGE = Problem(
     431,
     "headers_too_large",
     "The request's head is larger than the server reads.",
-    "the request's head is larger than 16 KiB (the connection is closed)",
+    "the request's head is larger than 16 KiB; the server closes the connection",
 )
 RATE_LIMITED = Problem(
     429,
