@@ -6,22 +6,28 @@ A stored user document carries, besides the API fields:
   check-then-insert) and every spelling of one mailbox is one user, while `email` keeps the
   spelling given;
 - `version`: incremented by every write; the ETag is derived from it and conditional writes
-  (If-Match) filter on it, so a stale write is refused atomically by the write itself.
+  (If-Match) filter on it, so a stale write is refused atomically by the write itself;
+- `change`: who made the last write and how (api/history.py records each write's outcome as a
+  version, and reads it there);
+- in the trash only (soft delete): `deleted_at`, and `deleted_email_key` instead of
+  `email_key`, so the unique index (partial: live users only) leaves the email free. Every read
+  and write but the trash's own filters on LIVE_USER.
 
 Returned users have `id` (24 hex characters) instead of `_id`, and `version`.
 """
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from api import emails
+from api import emails, history
 from api.db import Store, storage_operation
+from api.history import LIVE_USER
 
 # The fields a client can write; a replacement removes the ones it leaves out.
 USER_FIELDS = ("name", "email", "role", "skills", "experience", "active")
@@ -76,10 +82,13 @@ def _position(value: Any) -> Any:
     return _as_utc(value) if isinstance(value, datetime) else value
 
 
+HIDDEN = frozenset({"_id", "email_key", "deleted_email_key", "change"})
+
+
 def _to_user(document: Mapping[str, Any]) -> dict[str, Any]:
-    user = {key: value for key, value in document.items() if key not in ("_id", "email_key")}
+    user = {key: value for key, value in document.items() if key not in HIDDEN}
     user["id"] = str(document["_id"])
-    for name in ("created_at", "updated_at"):
+    for name in ("created_at", "updated_at", "deleted_at"):
         if name in user:
             user[name] = _as_utc(user[name])
     return user
@@ -92,11 +101,15 @@ def _new_document(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
         "version": 1,
+        **history.stamp("create"),
     }
 
 
-def _selector(user_id: str, versions: list[int] | None) -> dict[str, Any]:
-    selector: dict[str, Any] = {"_id": ObjectId(user_id)}
+def _selector(
+    user_id: str, versions: list[int] | None, state: Mapping[str, Any] = LIVE_USER
+) -> dict[str, Any]:
+    """The user by id, in `state` (live unless told), at one of `versions` when given."""
+    selector: dict[str, Any] = {"_id": ObjectId(user_id), **state}
     if versions is not None:
         selector["version"] = {"$in": versions}
     return selector
@@ -125,6 +138,7 @@ async def create_user(db: Store, *, data: Mapping[str, Any]) -> dict[str, Any]:
         await users.insert_one(document)
     except DuplicateKeyError:
         raise EmailTaken(data["email"]) from None
+    await history.record_created(db, documents=[document])
     return _to_user(document)
 
 
@@ -146,6 +160,8 @@ async def create_users(
             if any(failure["code"] != DUPLICATE_KEY for failure in failures):
                 raise
             taken = {failure["index"] for failure in failures}
+        created = [doc for index, doc in enumerate(documents) if index not in taken]
+        await history.record_created(db, documents=created)
     return [None if index in taken else _to_user(doc) for index, doc in enumerate(documents)]
 
 
@@ -153,7 +169,7 @@ async def create_users(
 async def get_user(db: Store, *, user_id: str) -> dict[str, Any] | None:
     """Return the user, or None when there is none with this id."""
     users = await db.users()
-    document = await users.find_one({"_id": ObjectId(user_id)})
+    document = await users.find_one(_selector(user_id, None))
     return None if document is None else _to_user(document)
 
 
@@ -176,7 +192,17 @@ def _filter_conditions(filters: Mapping[str, Any]) -> list[dict[str, Any]]:
     if filters.get("q") is not None:
         pattern = {"$regex": re.escape(filters["q"]), "$options": "i"}
         conditions.append({"$or": [{"name": pattern}, {"email": pattern}]})
+    # Last, so that an indexed equality stays the first condition (api/memstore.py).
+    if filters.get("deleted"):
+        conditions.append({"deleted_at": {"$gt": filters["trashed_after"]}})
+    else:
+        conditions.append(LIVE_USER)
     return conditions
+
+
+def filter_query(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """The MongoDB filter of live users matching every list filter (api/stats.py's too)."""
+    return _all_of(_filter_conditions(filters))
 
 
 def _all_of(conditions: list[dict[str, Any]]) -> dict[str, Any]:
@@ -213,7 +239,12 @@ async def list_users(
     descending = sort.startswith("-")
     field = SORT_FIELDS[sort.lstrip("-")]
     direction = DESCENDING if descending else ASCENDING
-    conditions = _filter_conditions(filters or {})
+    filters = dict(filters or {})
+    if filters.get("deleted"):  # the trash, without what is past TRASH_TTL_SECONDS
+        filters["trashed_after"] = _trash_cutoff(db)
+        if field == "email_key":
+            field = "deleted_email_key"
+    conditions = _filter_conditions(filters)
     query = _all_of(conditions)
     if after is not None:
         value, user_id = after
@@ -262,9 +293,25 @@ async def replace_user(
     stored version is one of them; otherwise VersionMismatch. Raises EmailTaken when the new
     email belongs to another user.
     """
+    return await _replace(db, user_id=user_id, data=data, versions=versions, operation="replace")
+
+
+async def _replace(
+    db: Store,
+    *,
+    user_id: str,
+    data: Mapping[str, Any],
+    versions: list[int] | None,
+    operation: str,
+) -> dict[str, Any] | None:
     absent = {field: "" for field in USER_FIELDS if field not in data}
     update: dict[str, Any] = {
-        "$set": {**data, "email_key": _email_key(data["email"]), "updated_at": _now()},
+        "$set": {
+            **data,
+            "email_key": _email_key(data["email"]),
+            "updated_at": _now(),
+            **history.stamp(operation),
+        },
         "$inc": {"version": 1},
     }
     if absent:
@@ -295,20 +342,34 @@ async def update_user(
         "$set": {name: value for name, value in fields.items() if value is not None},
         "$inc": {"version": 1},
     }
-    update["$set"]["updated_at"] = _now()
+    update["$set"].update({"updated_at": _now(), **history.stamp("update")})
     if removed:
         update["$unset"] = removed
     return await _update(db, user_id=user_id, update=update, versions=versions)
 
 
+async def _write(
+    db: Store, selector: Mapping[str, Any], update: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Apply the update to the user the selector matches, record the version it produced
+    (api/history.py) and return the stored document; None when nothing matched."""
+    users = await db.users()
+    # The state replaced, so that its version can be recorded if its own write did not.
+    before = await users.find_one_and_update(
+        selector, update, return_document=ReturnDocument.BEFORE
+    )
+    if before is None:
+        return None
+    after = history.apply_update(before, update)
+    await history.record(db, before=before, after=after)
+    return after
+
+
 async def _update(
     db: Store, *, user_id: str, update: Mapping[str, Any], versions: list[int] | None
 ) -> dict[str, Any] | None:
-    users = await db.users()
     try:
-        document = await users.find_one_and_update(
-            _selector(user_id, versions), update, return_document=ReturnDocument.AFTER
-        )
+        document = await _write(db, _selector(user_id, versions), update)
     except DuplicateKeyError:
         raise EmailTaken(update["$set"]["email"]) from None
     if document is None:
@@ -318,17 +379,77 @@ async def _update(
 
 @storage_operation
 async def delete_user(db: Store, *, user_id: str, versions: list[int] | None = None) -> bool:
-    """Delete the user; return False when there was none. VersionMismatch as for replace_user."""
-    users = await db.users()
-    result = await users.delete_one(_selector(user_id, versions))
-    if result.deleted_count == 0:
+    """Move the user to the trash; return False when there was none. VersionMismatch as for
+    replace_user.
+
+    From the trash, restore_user brings it back until TRASH_TTL_SECONDS have passed; MongoDB's
+    TTL index then deletes it (within about a minute), with its versions.
+    """
+    now = _now()
+    update = {
+        "$set": {"deleted_at": now, "updated_at": now, **history.stamp("delete")},
+        "$rename": {"email_key": "deleted_email_key"},  # frees the email (api/db.py)
+        "$inc": {"version": 1},
+    }
+    if await _write(db, _selector(user_id, versions), update) is None:
         await _refused(db, user_id, versions)
         return False
     return True
 
 
+def _trash_cutoff(db: Store) -> datetime:
+    """Users deleted before this are gone, even while MongoDB's TTL monitor has not run yet."""
+    return _now() - timedelta(seconds=db.trash_ttl_seconds)
+
+
+@storage_operation
+async def restore_user(
+    db: Store, *, user_id: str, versions: list[int] | None = None
+) -> dict[str, Any] | None:
+    """Bring the user back from the trash as a new version and return it; None when the trash
+    does not hold it (never deleted, restored already, or deleted more than TRASH_TTL_SECONDS
+    ago). Raises EmailTaken when its email now belongs to another user, VersionMismatch as for
+    replace_user.
+    """
+    now = _now()
+    update = {
+        "$unset": {"deleted_at": ""},
+        "$rename": {"deleted_email_key": "email_key"},
+        "$set": {"updated_at": now, **history.stamp("restore")},
+        "$inc": {"version": 1},
+    }
+    trashed = {"deleted_at": {"$gt": _trash_cutoff(db)}}
+    try:
+        document = await _write(db, _selector(user_id, versions, trashed), update)
+    except DuplicateKeyError:
+        raise EmailTaken(user_id) from None
+    if document is None:
+        return await _refused(db, user_id, versions, trashed)
+    return _to_user(document)
+
+
+@storage_operation
+async def restore_version(
+    db: Store, *, user_id: str, version: int, versions: list[int] | None = None
+) -> dict[str, Any] | None:
+    """Write the fields the user had at `version` as a new version and return the user; None
+    when there is no such user or version. Raises EmailTaken when that email now belongs to
+    another user, VersionMismatch as for replace_user.
+    """
+    found = await history.get_version(db, user_id=user_id, version=version)
+    if found is None:
+        return None
+    data = {field: found["user"][field] for field in USER_FIELDS if field in found["user"]}
+    return await _replace(
+        db, user_id=user_id, data=data, versions=versions, operation="restore_version"
+    )
+
+
 async def _explain_refusal(
-    db: Store, user_id: str, versions: list[int] | None
+    db: Store,
+    user_id: str,
+    versions: list[int] | None,
+    state: Mapping[str, Any] = LIVE_USER,
 ) -> dict[str, Any] | None:
     """The user as it stands after a conditional write matched nothing, or None if gone.
 
@@ -336,7 +457,7 @@ async def _explain_refusal(
     refused write only explains the refusal; it never decides whether to write.)
     """
     users = await db.users()
-    document = await users.find_one({"_id": ObjectId(user_id)})
+    document = await users.find_one(_selector(user_id, None, state))
     if document is None:
         return None
     if versions is not None and document["version"] not in versions:
@@ -344,9 +465,11 @@ async def _explain_refusal(
     return _to_user(document)
 
 
-async def _refused(db: Store, user_id: str, versions: list[int] | None) -> None:
+async def _refused(
+    db: Store, user_id: str, versions: list[int] | None, state: Mapping[str, Any] = LIVE_USER
+) -> None:
     """After a write of the whole user matched nothing: None if it is gone, else 412."""
-    if await _explain_refusal(db, user_id, versions) is not None:
+    if await _explain_refusal(db, user_id, versions, state) is not None:
         raise VersionMismatch(user_id)  # it changed between the refused write and the read
     return None
 
@@ -364,11 +487,12 @@ async def add_skill(
     # Atomic: the write happens only while the skill is absent and there is room for it.
     selector["skills"] = {"$ne": skill}
     selector[f"skills.{max_skills - 1}"] = {"$exists": False}
-    update = {"$push": {"skills": skill}, "$set": {"updated_at": _now()}, "$inc": {"version": 1}}
-    users = await db.users()
-    document = await users.find_one_and_update(
-        selector, update, return_document=ReturnDocument.AFTER
-    )
+    update = {
+        "$push": {"skills": skill},
+        "$set": {"updated_at": _now(), **history.stamp("add_skill")},
+        "$inc": {"version": 1},
+    }
+    document = await _write(db, selector, update)
     if document is not None:
         return _to_user(document)
     user = await _explain_refusal(db, user_id, versions)
@@ -387,11 +511,12 @@ async def remove_skill(
     """
     selector = _selector(user_id, versions)
     selector["skills"] = skill
-    update = {"$pull": {"skills": skill}, "$set": {"updated_at": _now()}, "$inc": {"version": 1}}
-    users = await db.users()
-    document = await users.find_one_and_update(
-        selector, update, return_document=ReturnDocument.AFTER
-    )
+    update = {
+        "$pull": {"skills": skill},
+        "$set": {"updated_at": _now(), **history.stamp("remove_skill")},
+        "$inc": {"version": 1},
+    }
+    document = await _write(db, selector, update)
     if document is not None:
         return _to_user(document)
     return await _explain_refusal(db, user_id, versions)
