@@ -12,10 +12,12 @@ from api.observability import Metrics
 from api.resources import (
     ObjectIdConverter,
     SkillConverter,
+    insights,
     legacy,
     objectid_parameter_schema,
     skill_parameter_schema,
     users,
+    versions,
 )
 from api.serving import App, AsgiApp
 
@@ -54,17 +56,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
         database=settings["MONGODB_DB"],
         timeout_ms=settings["MONGODB_TIMEOUT_MS"],
         idempotency_ttl_seconds=settings["IDEMPOTENCY_TTL_SECONDS"],
+        history_max_versions=settings["HISTORY_MAX_VERSIONS"],
+        trash_ttl_seconds=settings["TRASH_TTL_SECONDS"],
         observe_command=metrics.observe_command,
     )
 
     app.url_map.converters["objectid"] = ObjectIdConverter
     app.url_map.converters["skill"] = SkillConverter
+    app.url_map.converters["version"] = versions.VersionConverter
     api = Api(app, spec_kwargs={"marshmallow_plugin": docs.SchemaPlugin()})
     api.register_converter(ObjectIdConverter, objectid_parameter_schema)
     api.register_converter(SkillConverter, skill_parameter_schema)
+    api.register_converter(versions.VersionConverter, versions.version_parameter_schema)
     errors.init_app(app)
     pipeline.init_app(app, api, metrics)  # before the blueprints, which its steps document
     api.register_blueprint(users.blp)
+    api.register_blueprint(versions.blp)
+    api.register_blueprint(insights.blp)
+    app.before_request(versions.remember_author)  # after authenticate (api/pipeline.py)
     api.register_blueprint(health.blp)
     api.register_blueprint(legacy.blp)
     api.register_blueprint(observability.blp)
