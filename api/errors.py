@@ -20,6 +20,7 @@ from:
       400 malformed_json, invalid_query, invalid_cursor, invalid_idempotency_key
       404 not_found, 412 precondition_failed, 415 unsupported_media_type, 422 validation_failed
       428 precondition_required (REQUIRE_IF_MATCH)
+      409 not_deleted             restoreUser of a user that is not in the trash
       400 json_limit_exceeded, 414 uri_too_long                  (api/inputs.py)
       401 api_key_required, api_key_invalid, 403 insufficient_scope  (api/security.py)
     crud.EmailTaken               409 email_taken
@@ -130,8 +131,9 @@ DOCUMENTED: dict[int, tuple[str, str, str]] = {
     ),
     409: (
         "The email belongs to another user, compared case-insensitively (`email_taken`); the "
-        "user already has 50 skills (`too_many_skills`); or the first request with this "
-        "`Idempotency-Key` is still running (`idempotency_key_in_use`, with `Retry-After`).",
+        "user already has 50 skills (`too_many_skills`); the first request with this "
+        "`Idempotency-Key` is still running (`idempotency_key_in_use`, with `Retry-After`); or "
+        "a user to restore from the trash is not in it (`not_deleted`).",
         "email_taken",
         "Another user already has this email address.",
     ),

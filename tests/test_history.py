@@ -235,7 +235,9 @@ def test_restoring_from_the_trash_brings_the_user_back_as_a_new_version(
     assert client.get(path).json == restored.json
     operations = [item["operation"] for item in versions(client, user["id"])["items"]]
     assert operations == ["restore", "delete", "create"]
-    assert_problem(client.post(f"{path}/restore"), 404, "not_found")  # not in the trash now
+    assert_problem(client.post(f"{path}/restore"), 409, "not_deleted")  # not in the trash now
+    missing = "6566f0c4e1b2c3d4e5f60718"
+    assert_problem(client.post(f"{USERS}/{missing}/restore"), 404, "not_found")
     assert_problem(
         client.post(USERS, json=course_user(email="Priyanshu@example.com")), 409, "email_taken"
     )

@@ -186,7 +186,7 @@ def test_python_client_reads_versions_restores_and_describes(client: Any) -> Non
     assert back.status_code == 200
     again = ops["restore_user"].sync_detailed(user.id, client=client)
     assert isinstance(again.parsed, models.Problem)
-    assert again.parsed.code == "not_found"
+    assert again.parsed.code == "not_deleted"
 
     stats = ops["get_user_stats"].sync(client=client, role="SDK Historian", top=5)
     assert isinstance(stats, models.UserStats)

@@ -140,11 +140,15 @@ class UserRestore(MethodView):
         """Restore a deleted user from the trash
 
         Brings the user back as a new version, within TRASH_TTL_SECONDS of its delete; 404
-        after that, or when the trash does not hold it (a second restore included). 409
-        `email_taken` when another user took its email meanwhile. Takes no If-Match: being in
-        the trash is the condition, checked by the write itself.
+        after that, or when there is no such user. 409 `email_taken` when another user took
+        its email meanwhile, `not_deleted` when the user is not in the trash (a second
+        restore). Takes no If-Match: being in the trash is the condition, checked by the
+        write itself.
         """
-        user = await crud.restore_user(current_store(), user_id=user_id)
+        store = current_store()
+        user = await crud.restore_user(store, user_id=user_id)
         if user is None:
+            if await crud.get_user(store, user_id=user_id) is not None:
+                raise ApiError(409, "not_deleted", f"The user {user_id} is not in the trash.")
             raise ApiError(404, "not_found", f"The trash holds no user with id {user_id}.")
         return user, {"ETag": etag(user)}
