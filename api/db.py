@@ -5,9 +5,9 @@ A Motor client belongs to the loop it was created on; using it from another loop
 does no I/O). `Store` therefore creates its client inside the loop that serves requests (see
 api/serving.py for which loop that is) and refuses to be used from any other loop.
 
-This module and crud.py are the only ones that import the driver, so moving from Motor to
-PyMongo's `AsyncMongoClient` (Motor's end of life: May 2026, critical fixes until May 2027)
-changes these two modules only.
+This module and the storage modules (crud.py, history.py, stats.py) are the only ones that
+import the driver, so moving from Motor to PyMongo's `AsyncMongoClient` (Motor's end of life:
+May 2026, critical fixes until May 2027) changes these modules only.
 """
 
 import asyncio
