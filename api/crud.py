@@ -424,7 +424,8 @@ async def restore_user(
     except DuplicateKeyError:
         raise EmailTaken(user_id) from None
     if document is None:
-        return await _refused(db, user_id, versions, trashed)
+        await _refused(db, user_id, versions, trashed)
+        return None
     return _to_user(document)
 
 

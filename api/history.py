@@ -34,7 +34,7 @@ name comes through AUTHOR, which the HTTP layer sets per request (api/resources/
 import asyncio
 import contextvars
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -156,7 +156,7 @@ async def record(db: Store, *, before: Mapping[str, Any] | None, after: Mapping[
     if before is not None and before["version"] >= oldest_kept:
         records.insert(0, _record(before, ttl))
     versions = await db.user_versions()
-    steps = [_insert(versions, records)]
+    steps: list[Awaitable[Any]] = [_insert(versions, records)]
     if oldest_kept > 1:
         old = {"user_id": after["_id"], "version": {"$lt": oldest_kept}}
         steps.append(versions.delete_many(old))

@@ -150,7 +150,7 @@ class MonthSchema(ma.Schema):
     count = ma.fields.Integer(required=True, **_doc("Users created in it.", 9))
 
 
-def _counts(description: str, example: list[dict[str, Any]]) -> ma.fields.List:
+def _counts(description: str, example: list[dict[str, Any]]) -> ma.fields.Field[Any]:
     return ma.fields.List(
         ma.fields.Nested(CountSchema), required=True, **_doc(description, example)
     )

@@ -46,7 +46,7 @@ class VersionConverter(BaseConverter):
 
     regex = "[1-9][0-9]{0,17}"
 
-    def to_python(self, value: str) -> int:  # type: ignore[override]
+    def to_python(self, value: str) -> int:
         return int(value)
 
     def to_url(self, value: Any) -> str:
