@@ -363,8 +363,8 @@ class UserListQuerySchema(ma.Schema):
         load_default=True,
         **_doc("Count the matching users (`total`); false saves a query.", True),
     )
+    # No default in the spec: Swagger UI would send it with every list.
     deleted = QueryBoolean(
-        load_default=False,
         **_doc(
             "`true` lists the trash instead: users deleted less than TRASH_TTL_SECONDS ago, "
             "which `restoreUser` brings back.",
