@@ -11,10 +11,12 @@ from api.observability import Metrics
 from api.resources import (
     ObjectIdConverter,
     SkillConverter,
+    insights,
     legacy,
     objectid_parameter_schema,
     skill_parameter_schema,
     users,
+    versions,
 )
 from api.serving import App, AsgiApp
 from api.spec import Api, SchemaPlugin
@@ -61,12 +63,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
 
     app.url_map.converters["objectid"] = ObjectIdConverter
     app.url_map.converters["skill"] = SkillConverter
+    app.url_map.converters["version"] = versions.VersionConverter
     api = Api(app, spec_kwargs={"marshmallow_plugin": SchemaPlugin()})
     api.register_converter(ObjectIdConverter, objectid_parameter_schema)
     api.register_converter(SkillConverter, skill_parameter_schema)
+    api.register_converter(versions.VersionConverter, versions.version_parameter_schema)
     errors.init_app(app)
     pipeline.init_app(app, api, metrics)  # before the blueprints, which its steps document
     api.register_blueprint(users.blp)
+    api.register_blueprint(versions.blp)
+    api.register_blueprint(insights.blp)
+    app.before_request(versions.remember_author)  # after authenticate (api/pipeline.py)
     api.register_blueprint(health.blp)
     api.register_blueprint(legacy.blp)
     api.register_blueprint(observability.blp)

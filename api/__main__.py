@@ -189,6 +189,11 @@ def loadtest_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="delete the users this run seeded and created, once it is over",
     )
+    option(
+        "--history",
+        action="store_true",
+        help="add versions, insights and restores from the trash to the mix",
+    )
     option("--report", default="loadtest-report.json", help="where to write the JSON report")
 
 

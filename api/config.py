@@ -32,6 +32,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
 def _port(raw: str) -> int:
     value = int(raw)
     if not 0 <= value <= 65535:
@@ -175,6 +182,8 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "OPENAPI_SERVER_URL": (None, _server_url),
     "ROOT_PATH": ("", _root_path),
     "RATE_LIMIT_STORAGE": (None, _rate_limit_storage),
+    "HISTORY_MAX_VERSIONS": (50, _non_negative_int),
+    "TRASH_TTL_SECONDS": (2_592_000, _positive_int),
 }
 
 # Settings whose values are never quoted in an error message.

@@ -6,22 +6,28 @@ A stored user document carries, besides the API fields:
   check-then-insert) and every spelling of one mailbox is one user, while `email` keeps the
   spelling given;
 - `version`: incremented by every write; the ETag is derived from it and conditional writes
-  (If-Match) filter on it, so a stale write is refused atomically by the write itself.
+  (If-Match) filter on it, so a stale write is refused atomically by the write itself;
+- `change`: who made the last write and how (api/history.py records each write's outcome as a
+  version, and reads it there);
+- in the trash only (soft delete): `deleted_at`, and `deleted_email_key` instead of
+  `email_key`, so the unique index (partial: live users only) leaves the email free. Every read
+  and write but the trash's own filters on LIVE_USER.
 
 Returned users have `id` (24 hex characters) instead of `_id`, and `version`.
 """
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from api import emails
+from api import emails, history
 from api.db import Store, as_utc, now, storage_operation
+from api.history import LIVE_USER
 
 # The fields a client can write; a replacement removes the ones it leaves out.
 USER_FIELDS = ("name", "email", "role", "skills", "experience", "active")
@@ -58,10 +64,13 @@ def _position(value: Any) -> Any:
     return as_utc(value) if isinstance(value, datetime) else value
 
 
+HIDDEN = frozenset({"_id", "email_key", "deleted_email_key", "change"})
+
+
 def _to_user(document: Mapping[str, Any]) -> dict[str, Any]:
-    user = {key: value for key, value in document.items() if key not in ("_id", "email_key")}
+    user = {key: value for key, value in document.items() if key not in HIDDEN}
     user["id"] = str(document["_id"])
-    for name in ("created_at", "updated_at"):
+    for name in ("created_at", "updated_at", "deleted_at"):
         if name in user:
             user[name] = as_utc(user[name])
     return user
@@ -74,11 +83,15 @@ def _new_document(data: Mapping[str, Any], created: datetime) -> dict[str, Any]:
         "created_at": created,
         "updated_at": created,
         "version": 1,
+        **history.stamp("create"),
     }
 
 
-def _selector(user_id: str, versions: list[int] | None) -> dict[str, Any]:
-    selector: dict[str, Any] = {"_id": ObjectId(user_id)}
+def _selector(
+    user_id: str, versions: list[int] | None, state: Mapping[str, Any] = LIVE_USER
+) -> dict[str, Any]:
+    """The user by id, in `state` (live unless told), at one of `versions` when given."""
+    selector: dict[str, Any] = {"_id": ObjectId(user_id), **state}
     if versions is not None:
         selector["version"] = {"$in": versions}
     return selector
@@ -107,6 +120,7 @@ async def create_user(store: Store, *, data: Mapping[str, Any]) -> dict[str, Any
         await users.insert_one(document)
     except DuplicateKeyError:
         raise EmailTaken(data["email"]) from None
+    await history.record_created(store, documents=[document])
     return _to_user(document)
 
 
@@ -116,8 +130,8 @@ async def create_users(
 ) -> list[dict[str, Any] | None]:
     """Store several new users in one round trip; return each user, or None where its email
     was in use (by another user or an earlier item). The others are stored regardless."""
-    created = now()
-    documents = [_new_document(data, created) for data in items]
+    moment = now()
+    documents = [_new_document(data, moment) for data in items]
     taken: set[int] = set()
     if documents:
         users = await store.users()
@@ -128,6 +142,8 @@ async def create_users(
             if any(failure["code"] != DUPLICATE_KEY for failure in failures):
                 raise
             taken = {failure["index"] for failure in failures}
+        created = [doc for index, doc in enumerate(documents) if index not in taken]
+        await history.record_created(store, documents=created)
     return [None if index in taken else _to_user(doc) for index, doc in enumerate(documents)]
 
 
@@ -135,7 +151,7 @@ async def create_users(
 async def get_user(store: Store, *, user_id: str) -> dict[str, Any] | None:
     """Return the user, or None when there is none with this id."""
     users = await store.users()
-    document = await users.find_one({"_id": ObjectId(user_id)})
+    document = await users.find_one(_selector(user_id, None))
     return None if document is None else _to_user(document)
 
 
@@ -158,7 +174,17 @@ def _filter_conditions(filters: Mapping[str, Any]) -> list[dict[str, Any]]:
     if filters.get("q") is not None:
         pattern = {"$regex": re.escape(filters["q"]), "$options": "i"}
         conditions.append({"$or": [{"name": pattern}, {"email": pattern}]})
+    # Last, so that an indexed equality stays the first condition (api/memstore.py).
+    if filters.get("deleted"):
+        conditions.append({"deleted_at": {"$gt": filters["trashed_after"]}})
+    else:
+        conditions.append(LIVE_USER)
     return conditions
+
+
+def filter_query(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """The MongoDB filter of live users matching every list filter (api/stats.py's too)."""
+    return _all_of(_filter_conditions(filters))
 
 
 def _all_of(conditions: list[dict[str, Any]]) -> dict[str, Any]:
@@ -195,7 +221,12 @@ async def list_users(
     descending = sort.startswith("-")
     field = SORT_FIELDS[sort.lstrip("-")]
     direction = DESCENDING if descending else ASCENDING
-    conditions = _filter_conditions(filters or {})
+    filters = dict(filters or {})
+    if filters.get("deleted"):  # the trash, without what is past TRASH_TTL_SECONDS
+        filters["trashed_after"] = _trash_cutoff(store)
+        if field == "email_key":
+            field = "deleted_email_key"
+    conditions = _filter_conditions(filters)
     query = _all_of(conditions)
     if after is not None:
         value, user_id = after
@@ -244,9 +275,25 @@ async def replace_user(
     stored version is one of them; otherwise VersionMismatch. Raises EmailTaken when the new
     email belongs to another user.
     """
+    return await _replace(store, user_id=user_id, data=data, versions=versions, operation="replace")
+
+
+async def _replace(
+    store: Store,
+    *,
+    user_id: str,
+    data: Mapping[str, Any],
+    versions: list[int] | None,
+    operation: str,
+) -> dict[str, Any] | None:
     absent = {field: "" for field in USER_FIELDS if field not in data}
     update: dict[str, Any] = {
-        "$set": {**data, "email_key": _email_key(data["email"]), "updated_at": now()},
+        "$set": {
+            **data,
+            "email_key": _email_key(data["email"]),
+            "updated_at": now(),
+            **history.stamp(operation),
+        },
         "$inc": {"version": 1},
     }
     if absent:
@@ -278,49 +325,117 @@ async def update_user(
         "$set": {name: value for name, value in fields.items() if value is not None},
         "$inc": {"version": 1},
     }
-    update["$set"]["updated_at"] = now()
+    update["$set"].update({"updated_at": now(), **history.stamp("update")})
     if removed:
         update["$unset"] = removed
     return await _update(store, user_id=user_id, update=update, versions=versions)
+
+
+async def _write(
+    store: Store, selector: Mapping[str, Any], update: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Apply the update to the user the selector matches, record the version it produced
+    (api/history.py) and return the stored document; None when nothing matched."""
+    users = await store.users()
+    # The state replaced, so that its version can be recorded if its own write did not.
+    # None when nothing matched (Motor's annotations leave the None out).
+    before: dict[str, Any] | None = await users.find_one_and_update(
+        selector, update, return_document=ReturnDocument.BEFORE
+    )
+    if before is None:
+        return None
+    after = history.apply_update(before, update)
+    await history.record(store, before=before, after=after)
+    return after
 
 
 async def _update(
     store: Store, *, user_id: str, update: Mapping[str, Any], versions: list[int] | None
 ) -> dict[str, Any] | None:
     try:
-        user = await _write_one(store, _selector(user_id, versions), update)
+        document = await _write(store, _selector(user_id, versions), update)
     except DuplicateKeyError:
         raise EmailTaken(update["$set"]["email"]) from None
-    if user is None:
+    if document is None:
         await _refused(store, user_id, versions)
-    return user
-
-
-async def _write_one(
-    store: Store, selector: Mapping[str, Any], update: Mapping[str, Any]
-) -> dict[str, Any] | None:
-    """Apply `update` to the user `selector` matches: the user after it, None if none matched."""
-    users = await store.users()
-    # None when nothing matched (Motor's annotations leave the None out).
-    document: dict[str, Any] | None = await users.find_one_and_update(
-        selector, update, return_document=ReturnDocument.AFTER
-    )
-    return None if document is None else _to_user(document)
+        return None
+    return _to_user(document)
 
 
 @storage_operation
 async def delete_user(store: Store, *, user_id: str, versions: list[int] | None = None) -> bool:
-    """Delete the user; return False when there was none. VersionMismatch as for replace_user."""
-    users = await store.users()
-    result = await users.delete_one(_selector(user_id, versions))
-    if result.deleted_count == 0:
+    """Move the user to the trash; return False when there was none. VersionMismatch as for
+    replace_user.
+
+    From the trash, restore_user brings it back until TRASH_TTL_SECONDS have passed; MongoDB's
+    TTL index then deletes it (within about a minute), with its versions.
+    """
+    moment = now()
+    update = {
+        "$set": {"deleted_at": moment, "updated_at": moment, **history.stamp("delete")},
+        "$rename": {"email_key": "deleted_email_key"},  # frees the email (api/db.py)
+        "$inc": {"version": 1},
+    }
+    if await _write(store, _selector(user_id, versions), update) is None:
         await _refused(store, user_id, versions)
         return False
     return True
 
 
+def _trash_cutoff(store: Store) -> datetime:
+    """Users deleted before this are gone, even while MongoDB's TTL monitor has not run yet."""
+    return now() - timedelta(seconds=store.trash_ttl_seconds)
+
+
+@storage_operation
+async def restore_user(
+    store: Store, *, user_id: str, versions: list[int] | None = None
+) -> dict[str, Any] | None:
+    """Bring the user back from the trash as a new version and return it; None when the trash
+    does not hold it (never deleted, restored already, or deleted more than TRASH_TTL_SECONDS
+    ago). Raises EmailTaken when its email now belongs to another user, VersionMismatch as for
+    replace_user.
+    """
+    moment = now()
+    update = {
+        "$unset": {"deleted_at": ""},
+        "$rename": {"deleted_email_key": "email_key"},
+        "$set": {"updated_at": moment, **history.stamp("restore")},
+        "$inc": {"version": 1},
+    }
+    trashed = {"deleted_at": {"$gt": _trash_cutoff(store)}}
+    try:
+        document = await _write(store, _selector(user_id, versions, trashed), update)
+    except DuplicateKeyError:
+        raise EmailTaken(user_id) from None
+    if document is None:
+        await _refused(store, user_id, versions, trashed)
+        return None
+    return _to_user(document)
+
+
+@storage_operation
+async def restore_version(
+    store: Store, *, user_id: str, version: int, versions: list[int] | None = None
+) -> dict[str, Any] | None:
+    """Write the fields the user had at `version` as a new version and return the user; None
+    when there is no such user or version. Raises EmailTaken when that email now belongs to
+    another user, VersionMismatch as for replace_user.
+    """
+    found = await history.get_version(store, user_id=user_id, version=version)
+    if found is None:
+        return None
+    data = {field: found["user"][field] for field in USER_FIELDS if field in found["user"]}
+    return await _replace(
+        store, user_id=user_id, data=data, versions=versions, operation="restore_version"
+    )
+
+
 async def _explain_refusal(
-    store: Store, user_id: str, versions: list[int] | None
+    store: Store,
+    user_id: str,
+    versions: list[int] | None,
+    state: Mapping[str, Any] = LIVE_USER,
 ) -> dict[str, Any] | None:
     """The user as it stands after a conditional write matched nothing, or None if gone.
 
@@ -328,7 +443,7 @@ async def _explain_refusal(
     refused write only explains the refusal; it never decides whether to write.)
     """
     users = await store.users()
-    document = await users.find_one({"_id": ObjectId(user_id)})
+    document = await users.find_one(_selector(user_id, None, state))
     if document is None:
         return None
     if versions is not None and document["version"] not in versions:
@@ -336,9 +451,11 @@ async def _explain_refusal(
     return _to_user(document)
 
 
-async def _refused(store: Store, user_id: str, versions: list[int] | None) -> None:
+async def _refused(
+    store: Store, user_id: str, versions: list[int] | None, state: Mapping[str, Any] = LIVE_USER
+) -> None:
     """After a write of the whole user matched nothing: None if it is gone, else 412."""
-    if await _explain_refusal(store, user_id, versions) is not None:
+    if await _explain_refusal(store, user_id, versions, state) is not None:
         raise VersionMismatch(user_id)  # it changed between the refused write and the read
     return None
 
@@ -356,9 +473,9 @@ async def add_skill(
     # Atomic: the write happens only while the skill is absent and there is room for it.
     selector["skills"] = {"$ne": skill}
     selector[f"skills.{max_skills - 1}"] = {"$exists": False}
-    user = await _write_one(store, selector, _skills_change("$push", skill))
-    if user is not None:
-        return user
+    document = await _write(store, selector, _skills_change("$push", skill))
+    if document is not None:
+        return _to_user(document)
     user = await _explain_refusal(store, user_id, versions)
     if user is not None and skill not in user.get("skills", []):
         raise TooManySkills(user_id)
@@ -375,12 +492,17 @@ async def remove_skill(
     """
     selector = _selector(user_id, versions)
     selector["skills"] = skill
-    user = await _write_one(store, selector, _skills_change("$pull", skill))
-    if user is not None:
-        return user
+    document = await _write(store, selector, _skills_change("$pull", skill))
+    if document is not None:
+        return _to_user(document)
     return await _explain_refusal(store, user_id, versions)
 
 
 def _skills_change(operator: str, skill: str) -> dict[str, Any]:
     """The update adding ($push) or removing ($pull) a skill: a write like any other."""
-    return {operator: {"skills": skill}, "$set": {"updated_at": now()}, "$inc": {"version": 1}}
+    operation = "add_skill" if operator == "$push" else "remove_skill"
+    return {
+        operator: {"skills": skill},
+        "$set": {"updated_at": now(), **history.stamp(operation)},
+        "$inc": {"version": 1},
+    }

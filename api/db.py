@@ -6,10 +6,11 @@ does no I/O). `Store` therefore creates its client inside the loop that serves r
 api/serving.py for which loop that is) and refuses to be used from any other loop.
 
 The storage modules are the only ones that import the driver: this one (the client), crud.py
-(users), idempotency.py (Idempotency-Key records) and counters.py (rate-limit counters); and
-memstore.py, which is mongomock. They use PyMongo's API (errors, ReturnDocument, IndexModel),
-which PyMongo's `AsyncMongoClient` keeps, so moving from Motor to it (Motor's end of life: May
-2026, critical fixes until May 2027) changes the client made here.
+(users), history.py and stats.py (versions, insights), idempotency.py (Idempotency-Key
+records) and counters.py (rate-limit counters); and memstore.py, which is mongomock. They use
+PyMongo's API (errors, ReturnDocument, IndexModel), which PyMongo's `AsyncMongoClient` keeps,
+so moving from Motor to it (Motor's end of life: May 2026, critical fixes until May 2027)
+changes the client made here.
 
 Also here, for the app (as flaskr's db.py): `init_app` makes a Store the app's, and
 `current_store()` is the store of the request being handled.
@@ -44,13 +45,23 @@ log = logging.getLogger(__name__)
 USERS = "users"
 IDEMPOTENCY_KEYS = "idempotency_keys"
 RATE_LIMITS = "rate_limits"
+USER_VERSIONS = "user_versions"
 
 # Longest a close() may take (see Store.close); shutdown waits for it after GRACEFUL_TIMEOUT.
 CLOSE_TIMEOUT_S = 1.0
 
+# Live users hold `email_key`; users in the trash hold `deleted_email_key` instead (crud.py),
+# so the unique index counts the live ones only. It replaces LEGACY_EMAIL_INDEX, which counted
+# every document (a second user in the trash would have collided on the missing key).
+EMAIL_INDEX = "email_key_live_unique"
+LEGACY_EMAIL_INDEX = "email_key_unique"
+LIVE = {"email_key": {"$exists": True}}
+
 # Every query crud.py issues is served by one of these (README, "Indexes").
 USER_INDEXES = [
-    IndexModel([("email_key", ASCENDING)], unique=True, name="email_key_unique"),
+    IndexModel(
+        [("email_key", ASCENDING)], unique=True, partialFilterExpression=LIVE, name=EMAIL_INDEX
+    ),
     IndexModel([("created_at", ASCENDING), ("_id", ASCENDING)], name="created_at_id"),
     IndexModel([("name", ASCENDING), ("_id", ASCENDING)], name="name_id"),
     IndexModel([("role", ASCENDING), ("created_at", DESCENDING)], name="role_created_at"),
@@ -58,6 +69,29 @@ USER_INDEXES = [
     IndexModel([("active", ASCENDING)], name="active"),
     IndexModel([("experience.companies", ASCENDING)], name="companies"),
     IndexModel([("experience.years", ASCENDING)], name="years"),
+]
+
+
+def trash_indexes(ttl_seconds: int) -> list[IndexModel]:
+    # MongoDB deletes a user ttl_seconds after it went to the trash (within about a minute);
+    # the index holds the trash only, and serves its list. Changing the TTL of an existing
+    # deployment needs the old index dropped first.
+    trash = {"deleted_at": {"$exists": True}}
+    return [
+        IndexModel(
+            [("deleted_at", ASCENDING)],
+            name="trash_ttl",
+            expireAfterSeconds=ttl_seconds,
+            partialFilterExpression=trash,
+        )
+    ]
+
+
+# A user's versions, newest first (api/history.py); `expire_at` is set on the versions of a
+# user in the trash, so that they go when the user does.
+VERSION_INDEXES = [
+    IndexModel([("user_id", ASCENDING), ("version", DESCENDING)], unique=True, name="user_version"),
+    IndexModel([("expire_at", ASCENDING)], name="ttl", expireAfterSeconds=0),
 ]
 
 
@@ -166,6 +200,8 @@ class Store:
         database: str,
         timeout_ms: int,
         idempotency_ttl_seconds: int = 86_400,
+        history_max_versions: int = 50,
+        trash_ttl_seconds: int = 2_592_000,
         observe_command: CommandObserver | None = None,
         observe_operation: OperationObserver | None = None,
     ) -> None:
@@ -175,6 +211,8 @@ class Store:
         self.database = database
         self.timeout_ms = timeout_ms
         self.idempotency_ttl_seconds = idempotency_ttl_seconds
+        self.history_max_versions = history_max_versions  # 0: no history is kept
+        self.trash_ttl_seconds = trash_ttl_seconds
         self._client: Any = None
         self._collections: dict[str, Collection] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -194,6 +232,8 @@ class Store:
             database=config["MONGODB_DB"],
             timeout_ms=config["MONGODB_TIMEOUT_MS"],
             idempotency_ttl_seconds=config["IDEMPOTENCY_TTL_SECONDS"],
+            history_max_versions=config["HISTORY_MAX_VERSIONS"],
+            trash_ttl_seconds=config["TRASH_TTL_SECONDS"],
             observe_command=observe_command,
             observe_operation=observe_operation,
         )
@@ -246,6 +286,10 @@ class Store:
         """Return the collection of Idempotency-Key records, opening the store on first use."""
         return await self._collection(IDEMPOTENCY_KEYS)
 
+    async def user_versions(self) -> Collection:
+        """Return the collection of users' versions (api/history.py), opening the store."""
+        return await self._collection(USER_VERSIONS)
+
     async def rate_limits(self) -> Collection:
         """Return the collection of rate-limit counters, opening the store on first use."""
         return await self._collection(RATE_LIMITS)
@@ -278,7 +322,11 @@ class Store:
         # Not a storage_operation: it runs inside the one that needs the indexes.
         database = self._client[self.database]
         with _unavailable_on_driver_failure(), pymongo.timeout(self.timeout_ms / 1000):
-            await database[USERS].create_indexes(USER_INDEXES)
+            users = database[USERS]
+            if LEGACY_EMAIL_INDEX in await users.index_information():
+                await users.drop_index(LEGACY_EMAIL_INDEX)
+            await users.create_indexes([*USER_INDEXES, *trash_indexes(self.trash_ttl_seconds)])
+            await database[USER_VERSIONS].create_indexes(VERSION_INDEXES)
             await database[IDEMPOTENCY_KEYS].create_indexes(
                 idempotency_indexes(self.idempotency_ttl_seconds)
             )

@@ -3,7 +3,10 @@
 Seeds users through createUsers, then `concurrency` asynchronous clients send requests for
 `duration` seconds (and at most `max_requests` in all): reads are getUser (70%) and a filtered
 listUsers page (30%); writes are createUser (50%), updateUser (35%) and deleteUser of a user the
-same client created (15%). Prints requests per second, p50, p95 and p99 latency and errors per
+same client created (15%). With `--history`, reads are also listUserVersions of a seeded user
+and getUserStats by role, and writes also restoreUser of a user the client deleted: reads are
+getUser 55%, listUsers 20%, versions 15%, stats 10%; writes createUser 45%, updateUser 30%,
+deleteUser 15%, restoreUser 10%. Prints requests per second, p50, p95 and p99 latency and errors per
 operation, and writes the same as a JSON report. Any answer other than the operation's success
 status counts as an error; the exit code is 1 when errors exceed `--max-error-rate`. A failed
 seeding, such as a 401 or 403 (keys required, or a key without the write scope), ends the run
@@ -32,6 +35,17 @@ from api.seeding import ROLES, fake_users
 
 USERS = "/api/v1/users"
 SUCCESS = {"get": 200, "list": 200, "create": 201, "update": 200, "delete": 204}
+# The operations --history adds to the mix (issue 15), with their success statuses.
+HISTORY = {"versions": 200, "stats": 200, "restore": 200}
+# Operations and their weights, without and with --history.
+READS = {
+    False: (["get", "list"], [70, 30]),
+    True: (["get", "list", "versions", "stats"], [55, 20, 15, 10]),
+}
+WRITES = {
+    False: (["create", "update", "delete"], [50, 35, 15]),
+    True: (["create", "update", "delete", "restore"], [45, 30, 15, 10]),
+}
 
 
 class Stopped(Exception):
@@ -61,6 +75,7 @@ class LoadTest:
     seed: int
     api_key: str | None = None
     cleanup: bool = False
+    history: bool = False
     created: list[str] = field(init=False, default_factory=list)  # by every client, not deleted
     run_id: str = field(init=False, default_factory=lambda: uuid.uuid4().hex[:8])
     latencies: dict[str, list[float]] = field(init=False, default_factory=lambda: defaultdict(list))
@@ -72,6 +87,7 @@ class LoadTest:
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
         self.headers = {"X-API-Key": self.api_key} if self.api_key else {}
+        self.success = {**SUCCESS, **(HISTORY if self.history else {})}
 
     async def run(self) -> dict[str, Any]:
         limits = httpx.Limits(max_connections=self.concurrency)
@@ -140,18 +156,28 @@ class LoadTest:
     ) -> None:
         rng = random.Random(self.seed * 1000 + number)
         created: list[str] = []
+        deleted: list[str] = []  # by this client, so in the trash, until restored
         count = 0
         while time.perf_counter() < deadline and self.sent < self.max_requests:
             self.sent += 1
             count += 1
             if rng.random() < self.read_ratio:
-                if rng.random() < 0.7:
-                    op, request = "get", http.build_request("GET", f"{USERS}/{rng.choice(seeded)}")
+                op = rng.choices(*READS[self.history])[0]
+                if op == "get":
+                    request = http.build_request("GET", f"{USERS}/{rng.choice(seeded)}")
+                elif op == "versions":
+                    path = f"{USERS}/{rng.choice(seeded)}/versions"
+                    request = http.build_request("GET", path, params={"page_size": 20})
                 else:
-                    params: dict[str, str | int] = {"role": rng.choice(ROLES), "page_size": 20}
-                    op, request = "list", http.build_request("GET", USERS, params=params)
+                    params: dict[str, str | int] = {"role": rng.choice(ROLES)}
+                    path = USERS if op == "list" else f"{USERS}/stats"
+                    if op == "list":
+                        params["page_size"] = 20
+                    request = http.build_request("GET", path, params=params)
             else:
-                op = rng.choices(["create", "update", "delete"], [50, 35, 15])[0]
+                op = rng.choices(*WRITES[self.history])[0]
+                if op == "restore" and not deleted:
+                    op = "delete"
                 if op == "delete" and not created:
                     op = "create"
                 if op == "create":
@@ -167,8 +193,12 @@ class LoadTest:
                     request = http.build_request(
                         "PATCH", f"{USERS}/{rng.choice(seeded)}", json=body
                     )
+                elif op == "restore":
+                    path = f"{USERS}/{deleted.pop()}/restore"
+                    request = http.build_request("POST", path)
                 else:
-                    request = http.build_request("DELETE", f"{USERS}/{created.pop()}")
+                    deleted.append(created.pop())
+                    request = http.build_request("DELETE", f"{USERS}/{deleted[-1]}")
             await self._send(http, op, request, created)
         self.created += created
 
@@ -182,9 +212,9 @@ class LoadTest:
             self.errors[op][type(error).__name__] += 1
             return
         self.latencies[op].append(time.perf_counter() - started)
-        if response.status_code != SUCCESS[op]:
+        if response.status_code != self.success[op]:
             self.errors[op][str(response.status_code)] += 1
-        elif op == "create":
+        elif op in ("create", "restore"):  # a restored user is live again, to delete
             created.append(response.json()["id"])
 
     def _report(self, elapsed: float, seeded: int) -> dict[str, Any]:
@@ -203,7 +233,7 @@ class LoadTest:
                 "errors_by_cause": dict(errors),
             }
 
-        operations = {op: summary(self.latencies[op], self.errors[op]) for op in SUCCESS}
+        operations = {op: summary(self.latencies[op], self.errors[op]) for op in self.success}
         everything = [value for values in self.latencies.values() for value in values]
         all_errors: dict[str, int] = defaultdict(int)
         for causes in self.errors.values():
@@ -247,6 +277,7 @@ def main(args: argparse.Namespace) -> int:
         seed=args.seed,
         api_key=args.api_key,
         cleanup=args.cleanup,
+        history=args.history,
     )
     try:
         report = asyncio.run(test.run())

@@ -105,14 +105,35 @@ def _first_field(index: dict[str, Any]) -> str:
     return next(iter(index["key"]))[0]  # the keys: (field, direction) pairs, in any iterable
 
 
+def _only_existence(condition: Any) -> bool:
+    """True for `{field: {"$exists": bool}}`: a condition that never raises for any document."""
+    if not isinstance(condition, dict) or len(condition) != 1:
+        return False
+    field, test = next(iter(condition.items()))
+    return (
+        not field.startswith("$")
+        and isinstance(test, dict)
+        and test.keys() == {"$exists"}
+        and isinstance(test["$exists"], bool)
+    )
+
+
 def _pinned(query: Any) -> tuple[str, Any] | None:
     """The field and value of the condition the matcher tests first, when it is `field: value`
-    with a plain value (the first condition of a leading `$and` counts: `$and` stops at it)."""
+    with a plain value. In a leading `$and`, the first condition that is not a mere `$exists`
+    counts: `$and` stops at it, and an `$exists` before it neither raises nor matches a document
+    the pinned value excludes. (mongomock checks a partial unique index with
+    `{"$and": [partialFilterExpression, {field: value}]}`, api/db.py's `$exists` filter.)"""
     if not isinstance(query, dict) or not query:
         return None
     field, condition = next(iter(query.items()))
     if field == "$and":
-        return _pinned(condition[0]) if isinstance(condition, list) and condition else None
+        if not isinstance(condition, list):
+            return None
+        for conjunct in condition:
+            if not _only_existence(conjunct):
+                return _pinned(conjunct)
+        return None
     if field.startswith("$") or not _plain(condition):
         return None
     return field, condition
@@ -203,8 +224,9 @@ class _Dates:
     """The documents of a collection by the date a TTL index reads from one field, oldest first:
     a heap whose entries are dropped when popped if the document's date changed since."""
 
-    def __init__(self, field: str, documents: Iterable[tuple[Key, Document]]) -> None:
+    def __init__(self, field: str, partial: Any, documents: Iterable[tuple[Key, Document]]) -> None:
         self.field = field
+        self.partial = partial  # the index's partialFilterExpression: it expires only those
         self.heap: list[tuple[datetime, int, Key]] = []
         self.date_of: dict[Key, datetime] = {}
         self._pushes = itertools.count()  # orders equal dates without comparing keys
@@ -215,7 +237,8 @@ class _Dates:
         # mongomock's reading of the field; only a naive datetime (all mongomock stores) can
         # ever be old enough against its naive utcnow(), other values never expire.
         date = _get_min_datetime_from_value(document.get(self.field))
-        if not isinstance(date, datetime) or date.tzinfo is not None:
+        outside = self.partial is not None and not filter_applies(self.partial, document)
+        if outside or not isinstance(date, datetime) or date.tzinfo is not None:
             self.date_of.pop(key, None)
         elif self.date_of.get(key) != date:
             self.date_of[key] = date
@@ -348,7 +371,8 @@ class IndexedCollectionStore(CollectionStore):
             return
         field = _first_field(index)
         if field not in self._dates:
-            self._dates[field] = _Dates(field, self._documents.items())
+            partial = index.get("partialFilterExpression")
+            self._dates[field] = _Dates(field, partial, self._documents.items())
         # Looked up when called: tests move the clock through it. (mongomock's own stub, which
         # mypy reads, leaves utcnow out.)
         now = mongomock.utcnow()  # type: ignore[attr-defined]
@@ -356,6 +380,28 @@ class IndexedCollectionStore(CollectionStore):
             lambda date: self._value_meets_expiry(date, expiry, now)
         ):
             del self[key]
+
+
+def _index_document(
+    index_list: list[tuple[str, Any]], options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The definition mongomock stores for an index made with these options."""
+    document: dict[str, Any] = {"key": index_list}
+    if options.get("sparse"):
+        document["sparse"] = True
+    if options.get("unique"):
+        document["unique"] = True
+    for option in ("expireAfterSeconds", "partialFilterExpression"):
+        if options.get(option) is not None:
+            document[option] = options[option]
+    return document
+
+
+def _same_index(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    def normal(index: Mapping[str, Any]) -> dict[str, Any]:
+        return {**index, "key": list(index["key"])}
+
+    return normal({k: v for k, v in stored.items() if k != "v"}) == normal(wanted)
 
 
 class _DatabaseStore(DatabaseStore):
@@ -440,6 +486,44 @@ class IndexedCollection(Collection):
     def find(self, *args: Any, **kwargs: Any) -> Cursor:
         return _adopt(super().find(*args, **kwargs), _PagedCursor)
 
+    def create_indexes(self, indexes: list[Any], session: Any = None) -> list[str]:
+        # mongomock's passes on some options only, dropping partialFilterExpression.
+        return [
+            self.create_index(
+                list(model.document["key"].items()),
+                **{option: value for option, value in model.document.items() if option != "key"},
+            )
+            for model in indexes
+        ]
+
+    def create_index(self, key_or_list: Any, *args: Any, **kwargs: Any) -> str:
+        """mongomock's, with MongoDB's reading of two cases: creating an index that exists with
+        the same options does nothing (mongomock checks the documents again), and a partial
+        unique index is unique among the documents its filter selects (mongomock checks them
+        all, so two documents outside the filter would collide on their missing key)."""
+        index_list = helpers.create_index_list(key_or_list)
+        name = kwargs.get("name") or helpers.gen_index_name(index_list)
+        existing = self._store.indexes.get(name)
+        partial = kwargs.get("partialFilterExpression")
+        if existing is not None and _same_index(existing, _index_document(index_list, kwargs)):
+            return str(name)
+        if not kwargs.get("unique") or partial is None or existing is not None:
+            return str(super().create_index(key_or_list, *args, **kwargs))
+        seen: set[Any] = set()
+        for document in self._store.documents:
+            if not filter_applies(partial, document):
+                continue
+            key = tuple(_indexed_value(document, field) for field, _ in index_list)
+            if _COMPLEX not in key and key in seen:
+                raise DuplicateKeyError("E11000 Duplicate Key Error", 11000)
+            seen.add(key)
+        created = str(super().create_index(key_or_list, *args, **{**kwargs, "unique": False}))
+        self._store.indexes = {
+            **self._store.indexes,
+            created: {**self._store.indexes[created], "unique": True},
+        }
+        return created
+
     def find_one(self, filter: Any = None, *args: Any, **kwargs: Any) -> Document | None:
         # mongomock's, reading one document as PyMongo does (limit -1), so one is copied.
         if filter is None:
@@ -447,7 +531,9 @@ class IndexedCollection(Collection):
         elif not isinstance(filter, Mapping):
             filter = {"_id": filter}
         if not args and not kwargs and type(filter) is dict:
-            # No projection, sort or skip: the first candidate that matches, without a cursor.
+            # No projection, sort or skip: the first candidate that matches, without a cursor
+            # (reading the filter's dates as mongomock's cursor does).
+            filter = helpers.patch_datetime_awareness_in_document(filter)
             documents = self._store.candidates(filter)
             if documents is not None:
                 return self._first_copy(filter, documents)

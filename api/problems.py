@@ -23,7 +23,8 @@ Where each problem is raised, and which exception answers it (the handlers: api/
     ApiError, raised with Problem.error()
       api/input_limits.py   400 malformed_json, json_limit_exceeded; 414 uri_too_long
       api/resources/        400 invalid_query, invalid_cursor; 404 not_found;
-                            412 precondition_failed; 415 unsupported_media_type;
+                            409 not_deleted (restoreUser); 412 precondition_failed;
+                            415 unsupported_media_type;
                             422 validation_failed; 428 precondition_required
       api/idempotency.py    400 invalid_idempotency_key
       api/security.py       401 api_key_required, api_key_invalid; 403 insufficient_scope
@@ -263,6 +264,13 @@ TOO_MANY_SKILLS = Problem(
     "too_many_skills",
     "The user already has the maximum number of skills; remove one first.",
     "the user already has 50 skills",
+)
+NOT_DELETED = Problem(
+    409,
+    "not_deleted",
+    "The user {user_id} is not in the trash.",
+    "a user to restore from the trash is not in it",
+    {"user_id": "6566f0c4e1b2c3d4e5f60718"},
 )
 IDEMPOTENCY_KEY_IN_USE = Problem(
     409,

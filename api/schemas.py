@@ -234,6 +234,14 @@ class UserInputSchema(ma.Schema):
             "2024-01-15T00:00:00.000Z",
         ),
     )
+    deleted_at = UtcDateTime(
+        dump_only=True,
+        **_doc(
+            "In the trash only: when the user was deleted (RFC 3339, UTC). `restoreUser` "
+            "brings it back until TRASH_TTL_SECONDS have passed.",
+            "2024-02-01T00:00:00.000Z",
+        ),
+    )
 
 
 SERVER_FIELDS = ("id", "created_at", "updated_at")
@@ -365,6 +373,14 @@ class UserListQuerySchema(ma.Schema):
     include_total = QueryBoolean(
         load_default=True,
         **_doc("Count the matching users (`total`); false saves a query.", True),
+    )
+    # No default in the spec: Swagger UI would send it with every list.
+    deleted = QueryBoolean(
+        **_doc(
+            "`true` lists the trash instead: users deleted less than TRASH_TTL_SECONDS ago, "
+            "which `restoreUser` brings back.",
+            False,
+        ),
     )
 
 

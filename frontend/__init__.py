@@ -18,7 +18,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from frontend import views
+from frontend import history, views
 from frontend.client import ApiError, ApiProblem, BackendUnavailable, BadGateway, UsersClient
 from frontend.config import load_config
 from frontend.display import instant
@@ -98,6 +98,9 @@ def create_app(
     CSRFProtect(app)
     app.url_map.converters["oid"] = views.ObjectIdConverter
     app.register_blueprint(views.bp)
+    app.register_blueprint(history.bp)
+    app.add_template_global(history.recent_history)
+    app.jinja_env.globals["operation_names"] = history.OPERATION_NAMES
     app.add_url_rule("/favicon.ico", "favicon", _favicon)
     app.add_template_filter(instant)
     app.after_request(_security_headers)

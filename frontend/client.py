@@ -102,6 +102,7 @@ USER_FIELDS: dict[str, Callable[[Any], bool]] = {
     "active": lambda value: isinstance(value, bool),
     "created_at": _is_text,
     "updated_at": _is_text,
+    "deleted_at": _is_text,
 }
 REQUIRED_USER_FIELDS = ("id", "name", "email")
 
@@ -116,6 +117,69 @@ def _user(value: Any) -> dict[str, Any]:
     ]
     if missing or wrong:
         raise BadGateway(f"a user without {missing} or with wrong types in {wrong}")
+    return value
+
+
+OPERATIONS = frozenset(
+    {"create", "replace", "update", "add_skill", "remove_skill", "delete", "restore"}
+    | {"restore_version"}
+)
+
+
+def _version(value: Any) -> dict[str, Any]:
+    """`value`, if it is a version of a user as the contract describes one."""
+    if not isinstance(value, dict):
+        raise BadGateway("a version that is not a JSON object")
+    valid = (
+        _is_whole(value.get("version"))
+        and value["version"] >= 1
+        and (value.get("written_at") is None or _is_text(value["written_at"]))
+        and (value.get("written_by") is None or _is_text(value["written_by"]))
+        and (value.get("operation") is None or value["operation"] in OPERATIONS)
+    )
+    if not valid:
+        raise BadGateway("a version with missing or wrongly typed fields")
+    return {**value, "user": _user(value.get("user"))}
+
+
+def _counts(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(
+        isinstance(entry, dict)
+        and (entry.get("value") is None or _is_text(entry["value"]))
+        and _is_whole(entry.get("count"))
+        for entry in value
+    ):
+        raise BadGateway("counts that are not a list of values and whole numbers")
+    return value
+
+
+def _stats(value: Any) -> dict[str, Any]:
+    """`value`, if it is the insights the contract describes."""
+    if not isinstance(value, dict):
+        raise BadGateway("insights that are not a JSON object")
+    buckets = value.get("experience")
+    months = value.get("signups")
+    activity = value.get("activity")
+    valid = (
+        _is_whole(value.get("total"))
+        and isinstance(buckets, list)
+        and all(
+            isinstance(b, dict) and _is_text(b.get("label")) and _is_whole(b.get("count"))
+            for b in buckets
+        )
+        and isinstance(months, list)
+        and all(
+            isinstance(m, dict) and _is_text(m.get("month")) and _is_whole(m.get("count"))
+            for m in months
+        )
+        and isinstance(activity, dict)
+        and _is_whole(activity.get("active"))
+        and _is_whole(activity.get("inactive"))
+    )
+    if not valid:
+        raise BadGateway("insights with missing or wrongly typed fields")
+    for name in ("roles", "skills", "companies"):
+        _counts(value.get(name))
     return value
 
 
@@ -264,6 +328,41 @@ class UsersClient:
         """deleteUser, only if the user is still at `etag` (ApiProblem 412 otherwise)."""
         path = f"{USERS}/{quote(user_id, safe='')}"
         self._call("DELETE", path, 204, headers={"If-Match": etag})
+
+    def list_versions(self, user_id: str, *, page_size: int) -> dict[str, Any]:
+        """listUserVersions: the newest `page_size` versions, as `items` and `total`."""
+        path = f"{USERS}/{quote(user_id, safe='')}/versions"
+        page, _ = self._call("GET", path, 200, params={"page": 1, "page_size": page_size})
+        if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+            raise BadGateway("a version list that is not a page envelope with items")
+        return {
+            "items": [_version(item) for item in page["items"]],
+            "total": _count(page.get("total"), least=0),
+        }
+
+    def get_version(self, user_id: str, version: int) -> dict[str, Any]:
+        """getUserVersion: one version of the user."""
+        path = f"{USERS}/{quote(user_id, safe='')}/versions/{version}"
+        return _version(self._call("GET", path, 200)[0])
+
+    def restore_version(self, user_id: str, version: int, etag: str) -> dict[str, Any]:
+        """restoreUserVersion, only if the user is still at `etag` (ApiProblem 412 otherwise)."""
+        path = f"{USERS}/{quote(user_id, safe='')}/versions/{version}/restore"
+        return self._versioned_user("POST", path, 200, headers={"If-Match": etag})[0]
+
+    def list_trash(self, params: dict[str, Any]) -> dict[str, Any]:
+        """listUsers of the trash (deleted=true): the page envelope."""
+        return self.list_users({**params, "deleted": "true"})
+
+    def restore_user(self, user_id: str) -> dict[str, Any]:
+        """restoreUser: the user back from the trash."""
+        path = f"{USERS}/{quote(user_id, safe='')}/restore"
+        return self._versioned_user("POST", path, 200)[0]
+
+    def user_stats(self, params: dict[str, Any]) -> dict[str, Any]:
+        """getUserStats: counts over the users matching `params`."""
+        stats, _ = self._call("GET", f"{USERS}/stats", 200, params=params)
+        return _stats(stats)
 
     def write_access(self) -> str:
         """Whether this client's key lets it write, asked without changing anything.

@@ -85,6 +85,10 @@ class WireServer:
         self.first_batch_size = first_batch_size
         self.delay = 0.0
         self.received: Counter[str] = Counter()
+        self.pipelines: list[list[Reply]] = []  # every aggregate's pipeline, as received
+        # Called with each command's name and document: "before" or "after" stops the server
+        # mid-write (once), without an answer, before or after the command is applied.
+        self.interrupt: Callable[[str, Reply], str | None] | None = None
         self.port: int | None = None
         self._data: Any = mongomock.MongoClient()
         self._lock = threading.Lock()
@@ -105,6 +109,7 @@ class WireServer:
             "count": self._count,
             "createindexes": self._create_indexes,
             "listindexes": self._list_indexes,
+            "dropindexes": self._drop_indexes,
             "dropdatabase": self._drop_database,
         }
 
@@ -152,6 +157,9 @@ class WireServer:
             self._send(request, reply, delay=0)
             return True
         handler = self._commands.get(name)
+        moment = self.interrupt(name, command) if self.interrupt is not None else None
+        if moment == "before":
+            return self._go_away()
         with self._lock:
             if handler is None:
                 reply = _error(COMMAND_NOT_FOUND, f"no such command: '{request.command_name}'")
@@ -160,7 +168,15 @@ class WireServer:
                     reply = {**handler(command["$db"], command), "ok": 1}
                 except OperationFailure as error:
                     reply = _error(error.code or BAD_VALUE, str(error))
+        if moment == "after":
+            return self._go_away()
         self._send(request, reply, delay=self.delay)
+        return True
+
+    def _go_away(self) -> bool:
+        """Stop answering at once, as a server that crashed: the request gets no reply."""
+        self.interrupt = None
+        threading.Thread(target=self.stop, daemon=True).start()
         return True
 
     def _send(self, request: Request, reply: Reply, *, delay: float) -> None:
@@ -247,6 +263,7 @@ class WireServer:
 
     def _aggregate(self, database: str, command: Reply) -> Reply:
         collection = self._collection(database, command["aggregate"])
+        self.pipelines.append(command["pipeline"])
         documents = list(collection.aggregate(command["pipeline"]))
         options = {**command, **command.get("cursor", {})}
         return self._first_batch(database, command["aggregate"], documents, options)
@@ -329,9 +346,13 @@ class WireServer:
 
     def _create_indexes(self, database: str, command: Reply) -> Reply:
         collection = self._collection(database, command["createIndexes"])
-        before = len(collection.index_information())
+        existing = collection.index_information()
+        before = len(existing)
         for index in command["indexes"]:
             options = {key: value for key, value in index.items() if key != "key"}
+            stored = existing.get(index["name"])
+            if stored is not None and _same_index(stored, index):
+                continue  # as MongoDB: no-op (mongomock would check every document again)
             collection.create_index(list(index["key"].items()), **options)
         return {
             "createdCollectionAutomatically": before == 0,
@@ -344,9 +365,22 @@ class WireServer:
         indexes = list(collection.list_indexes())
         return self._first_batch(database, command["listIndexes"], indexes, command)
 
+    def _drop_indexes(self, database: str, command: Reply) -> Reply:
+        collection = self._collection(database, command["dropIndexes"])
+        before = len(collection.index_information())
+        collection.drop_index(command["index"])
+        return {"nIndexesWas": before}
+
     def _drop_database(self, database: str, _command: Reply) -> Reply:
         self._data.drop_database(database)
         return {"dropped": database}
+
+
+def _same_index(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """Whether an index of index_information() is the one a createIndexes entry describes."""
+    options = {key: value for key, value in stored.items() if key not in ("v", "key")}
+    asked = {key: value for key, value in wanted.items() if key not in ("key", "name")}
+    return list(stored["key"]) == list(wanted["key"].items()) and options == asked
 
 
 def _is_operator_update(change: Mapping[str, Any] | list[Any]) -> bool:

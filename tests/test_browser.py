@@ -158,7 +158,8 @@ def fresh_server(tmp_path: Path) -> Iterator[Server]:
 
 # Every operation in the order a person might try them, with the status of its plain success
 # and, for operations on one user, which user's id goes in the path: one already there, or
-# the one createUser made (deleted last).
+# the one createUser made (deleted, then restored from the trash, last). The version operations
+# take version 1, which every user has.
 CLICK_THROUGH = [
     ("listUsers", "200", None),
     ("getUser", "200", "seeded"),
@@ -168,7 +169,12 @@ CLICK_THROUGH = [
     ("updateUser", "200", "created"),
     ("addUserSkill", "200", "created"),
     ("removeUserSkill", "200", "created"),
+    ("listUserVersions", "200", "created"),
+    ("getUserVersion", "200", "created"),
+    ("restoreUserVersion", "200", "created"),
     ("deleteUser", "204", "created"),
+    ("restoreUser", "200", "created"),
+    ("getUserStats", "200", None),
     ("getLiveness", "200", None),
     ("getReadiness", "200", None),
     ("getMetrics", "200", None),
@@ -185,6 +191,8 @@ def execute(page: Page, operation_id: str, user_id: str | None) -> Locator:
     operation.get_by_role("button", name="Try it out").click()
     if user_id is not None:
         operation.locator("tr[data-param-name='user_id'] input").fill(user_id)
+    if "Version" in operation_id and operation_id != "listUserVersions":
+        operation.locator("tr[data-param-name='version'] input").fill("1")
     operation.get_by_role("button", name="Execute").click()
     live = operation.locator(".live-responses-table")
     expect(live.locator("tbody .response-col_status")).not_to_have_text("")

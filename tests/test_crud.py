@@ -14,7 +14,16 @@ pytestmark = pytest.mark.asyncio
 async def test_open_creates_the_indexes(store: Store) -> None:
     indexes = await (await store.users()).index_information()
 
-    assert indexes["email_key_unique"]["unique"] is True
+    email = indexes["email_key_live_unique"]
+    assert email["unique"] is True
+    assert email["partialFilterExpression"] == {"email_key": {"$exists": True}}
+    assert "email_key_unique" not in indexes
+    trash = indexes["trash_ttl"]
+    assert trash["expireAfterSeconds"] == store.trash_ttl_seconds
+    assert trash["partialFilterExpression"] == {"deleted_at": {"$exists": True}}
+    versions = await (await store.user_versions()).index_information()
+    assert versions["user_version"]["unique"] is True
+    assert versions["ttl"]["expireAfterSeconds"] == 0
     expected = {
         "created_at_id",
         "name_id",

@@ -249,7 +249,7 @@ def test_editing_sends_the_etag_and_a_concurrent_change_is_reported(
 
 def test_deleting_asks_for_confirmation_then_deletes(browser: FlaskClient, api: FakeApi) -> None:
     url = f"/users/{USER['id']}/delete"
-    assert "cannot be undone" in browser.get(url).text
+    assert "restored" in browser.get(url).text  # from the trash
     assert not [request for request in api.requests if request.method == "DELETE"]
 
     response = submit(browser, url)

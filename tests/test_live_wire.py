@@ -76,8 +76,16 @@ def test_every_operation_through_real_motor(live: Server, wire: WireServer) -> N
     assert wire.received["getmore"] >= 1
     assert wire.received["findandmodify"] >= 3
     stored = {str(document["_id"]): document for document in wire.documents(DB)}
-    assert len(stored) == 6
-    assert user["id"] not in stored
+    living = {user_id for user_id, document in stored.items() if "deleted_at" not in document}
+    assert len(living) == 6
+    assert user["id"] not in living
+    assert "email_key" not in stored[user["id"]]  # in the trash: the email is free
+    versions = [
+        (record["version"], record["operation"])
+        for record in wire.documents(DB, "user_versions")
+        if str(record["user_id"]) == user["id"]
+    ]
+    assert sorted(versions) == [(1, "create"), (2, "replace"), (3, "update"), (4, "delete")]
 
 
 # --- the database goes away under load, and comes back ---------------------------------------
@@ -236,7 +244,9 @@ def test_an_outage_under_load_fails_fast_loses_no_write_and_recovers(
     after = [call for call in calls if call.started >= recovered]
     assert len(after) >= CLIENTS
     assert {call.status for call in after} <= {200, 201, 204}
-    assert_acknowledged_writes_are_stored(calls, wire.documents(DB))
+    assert_acknowledged_writes_are_stored(
+        calls, wire.documents(DB), wire.documents(DB, "user_versions")
+    )
     # Sent while the database was down from start to end: these cannot have been stored.
     never_stored = emails_sent(during)
     assert never_stored.isdisjoint(document["email"] for document in wire.documents(DB))
@@ -247,12 +257,19 @@ def emails_sent(calls: list[Call]) -> set[str]:
     return {call.sent["email"] for call in calls if call.operation == "create"}
 
 
-def assert_acknowledged_writes_are_stored(calls: list[Call], stored: list[dict[str, Any]]) -> None:
-    """Every 201, 200 and 204 a client got is what the database holds."""
+def assert_acknowledged_writes_are_stored(
+    calls: list[Call], stored: list[dict[str, Any]], versions: list[dict[str, Any]]
+) -> None:
+    """Every 201, 200 and 204 a client got is what the database holds, and every 201 and 200
+    of a write is a version in its history."""
     by_id = {str(document["_id"]): document for document in stored}
     assert {document["email"] for document in stored} <= emails_sent(calls)
     deleted = {call.path.rsplit("/", 1)[1] for call in calls if call.status == 204}
-    assert deleted.isdisjoint(by_id)
+    assert all("deleted_at" in by_id[user_id] for user_id in deleted)  # in the trash
+    recorded = {(str(record["user_id"]), record["version"]) for record in versions}
+    for call in calls:
+        if call.status in (200, 201) and call.operation != "get":
+            assert (call.body["id"], int(call.headers["etag"].strip('"'))) in recorded
     for call in calls:
         if call.status not in (200, 201) or call.operation == "get":
             continue
@@ -347,7 +364,9 @@ def test_sigterm_completes_requests_in_flight_then_closes_the_client_and_exits_0
     assert "MongoDB client closed" in live.output()
     assert "Traceback" not in live.output()
     stored = {document["email"]: document for document in wire.documents(DB)}
-    assert set(stored) == {f"{name}@example.com" for name in ("seed0", "seed1", "late", "later")}
+    live_users = {email for email, document in stored.items() if "deleted_at" not in document}
+    assert live_users == {f"{name}@example.com" for name in ("seed0", "seed1", "late", "later")}
+    assert "deleted_at" in stored["seed2@example.com"]  # the 204: in the trash
     assert stored["seed1@example.com"]["role"] == "SRE"
 
 

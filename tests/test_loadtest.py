@@ -55,6 +55,21 @@ def test_a_short_mixed_load_runs_clean_and_writes_its_report(
     assert "p99 ms" in result.stdout
 
 
+def test_the_history_mix_reads_versions_and_insights_and_restores(
+    server: Server, tmp_path: Path
+) -> None:
+    result = loadtest(server.url, tmp_path, "--read-ratio", "0.5", "--history")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert set(report["operations"]) == {
+        "get", "list", "create", "update", "delete", "versions", "stats", "restore"
+    }  # fmt: skip
+    assert report["total"]["errors"] == 0
+    for name in ("versions", "stats"):
+        assert report["operations"][name]["requests"] > 0, name
+
+
 def test_help_documents_every_option_with_its_default() -> None:
     result = run_module("api", "loadtest", "--help")
     assert result.returncode == 0, result.stderr

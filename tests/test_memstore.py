@@ -17,7 +17,7 @@ import mongomock
 import pytest
 from bson import ObjectId
 from mongomock_motor import AsyncMongoMockClient
-from pymongo import ReturnDocument
+from pymongo import IndexModel, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from api import crud
@@ -37,7 +37,10 @@ async def _collections(name: str, indexes: list[Any]) -> list[Any]:
     clients: list[Any] = [mongomock.MongoClient(), IndexedMongoClient()]
     for client in clients:
         collection: Any = AsyncMongoMockClient(mock_mongo_client=client)["test"][name]
-        await collection.create_indexes(indexes)
+        # One by one: mongomock's create_indexes drops partialFilterExpression.
+        for model in indexes:
+            options = dict(model.document)
+            await collection.create_index(list(options.pop("key").items()), **options)
         collections.append(collection)
     return collections
 
@@ -496,3 +499,55 @@ async def test_sorts_order_as_mongomock_with_ties_mixed_types_and_missing_fields
     mixed = [[("rank", 1), ("_id", 1)], [("rank", -1), ("_id", -1)], [("experience.years", 1)]]
     for order in mixed:
         await same(pair, functools.partial(_find, {}, sort=order))
+
+
+# --- index options: partial filters, TTL, re-creation ------------------------------------------
+
+
+async def test_the_partial_email_index_counts_live_users_only_as_mongomock() -> None:
+    pair = await users_pair()
+    for number in range(3):  # in the trash: no email_key, so outside the partial index
+        trashed = {"_id": number, "deleted_email_key": "a"}
+        await same(pair, functools.partial(_insert_copy, trashed))
+    await same(pair, lambda c: c.insert_one({"_id": 10, "email_key": "a"}))
+    outcome = await same(pair, lambda c: c.insert_one({"_id": 11, "email_key": "a"}))
+    assert outcome[0] == "raised"
+    assert outcome[1] is DuplicateKeyError
+    # Restoring a trashed user whose key is live again is refused; another one is not.
+    rename = {"$rename": {"deleted_email_key": "email_key"}}
+    refused = await same(pair, lambda c: c.update_one({"_id": 0}, rename))
+    assert refused[1] is DuplicateKeyError
+    await same(pair, lambda c: c.update_one({"_id": 10}, {"$set": {"email_key": "b"}}))
+    await same(pair, lambda c: c.update_one({"_id": 0}, rename))
+
+
+async def test_creating_indexes_again_or_over_the_trash_is_as_mongodb() -> None:
+    users: Any = AsyncMongoMockClient(mock_mongo_client=IndexedMongoClient())["test"]["users"]
+    await users.insert_many([{"deleted_email_key": "a"}, {"deleted_email_key": "b"}])
+    await users.create_indexes(USER_INDEXES)  # unique among the live: none yet
+    await users.insert_one({"email_key": "a"})
+    await users.create_indexes(USER_INDEXES)  # the same again: nothing to do
+    info = await users.index_information()
+    assert info["email_key_live_unique"]["partialFilterExpression"] == {
+        "email_key": {"$exists": True}
+    }
+    await users.insert_one({"email_key": "b"})
+    with pytest.raises(DuplicateKeyError):
+        await users.create_index("email_key", unique=True, name="email_key_every")
+
+
+@pytest.mark.usefixtures("clock")  # now is EPOCH
+async def test_a_partial_ttl_index_expires_only_what_its_filter_selects() -> None:
+    old = EPOCH - timedelta(hours=1)
+    index = IndexModel(
+        [("at", 1)], name="ttl", expireAfterSeconds=60, partialFilterExpression={"kind": "trash"}
+    )
+    collection: Any = AsyncMongoMockClient(mock_mongo_client=IndexedMongoClient())["test"]["t"]
+    await collection.create_indexes([index])
+    await collection.insert_many(
+        [{"_id": 1, "kind": "trash", "at": old}, {"_id": 2, "kind": "live", "at": old}]
+    )
+
+    assert [document["_id"] for document in await collection.find({}).to_list(None)] == [2]
+    await collection.update_one({"_id": 2}, {"$set": {"kind": "trash"}})
+    assert await collection.find({}).to_list(None) == []

@@ -37,6 +37,11 @@ OPERATIONS = {
     ("get", "/users"): "legacyListUsers",
     ("get", "/user/{user_id}"): "legacyGetUser",
     ("get", "/metrics"): "getMetrics",
+    ("get", "/api/v1/users/{user_id}/versions"): "listUserVersions",
+    ("get", "/api/v1/users/{user_id}/versions/{version}"): "getUserVersion",
+    ("post", "/api/v1/users/{user_id}/versions/{version}/restore"): "restoreUserVersion",
+    ("post", "/api/v1/users/{user_id}/restore"): "restoreUser",
+    ("get", "/api/v1/users/stats"): "getUserStats",
 }
 
 

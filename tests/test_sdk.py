@@ -150,6 +150,51 @@ def test_python_client_round_trip_with_typed_problems(client: Any) -> None:
     assert set(invalid.parsed.errors.additional_properties) == {"email", "experience.years"}
 
 
+def test_python_client_reads_versions_restores_and_describes(client: Any) -> None:
+    models = importlib.import_module(f"{PACKAGE}.models")
+    ops = {
+        name: importlib.import_module(f"{PACKAGE}.api.{tag}.{name}")
+        for tag, names in {
+            "users": ["create_user", "update_user", "delete_user"],
+            "versions": [
+                "list_user_versions",
+                "get_user_version",
+                "restore_user_version",
+                "restore_user",
+            ],
+            "insights": ["get_user_stats"],
+        }.items()
+        for name in names
+    }
+    body = models.UserInput(name="Ada", email="ada.sdk@example.com", role="SDK Historian")
+    user = ops["create_user"].sync(client=client, body=body)
+    ops["update_user"].sync(user.id, client=client, body=models.UserPatch(role="SDK Archivist"))
+
+    page = ops["list_user_versions"].sync(user.id, client=client, page_size=1)
+    assert isinstance(page, models.UserVersionPage)
+    assert (page.total, page.items[0].version, page.items[0].user.role) == (2, 2, "SDK Archivist")
+    first = ops["get_user_version"].sync(user.id, 1, client=client)
+    assert isinstance(first, models.UserVersion)
+    assert first.operation == "create"
+    restored = ops["restore_user_version"].sync_detailed(user.id, 1, client=client, if_match='"2"')
+    assert restored.status_code == 200
+    assert restored.parsed.role == "SDK Historian"
+    assert restored.headers["etag"] == '"3"'
+
+    assert ops["delete_user"].sync_detailed(user.id, client=client).status_code == 204
+    back = ops["restore_user"].sync_detailed(user.id, client=client)
+    assert back.status_code == 200
+    again = ops["restore_user"].sync_detailed(user.id, client=client)
+    assert isinstance(again.parsed, models.Problem)
+    assert again.parsed.code == "not_deleted"
+
+    stats = ops["get_user_stats"].sync(client=client, role="SDK Historian", top=5)
+    assert isinstance(stats, models.UserStats)
+    assert stats.total == 1
+    assert [(count.value, count.count) for count in stats.roles] == [("SDK Historian", 1)]
+    assert stats.activity.active == 1
+
+
 def readme_python_example() -> str:
     """The Python block of the README's "Use the contract" section."""
     section = (ROOT / "README.md").read_text().split("\n## Use the contract\n", 1)[1]
