@@ -12,8 +12,10 @@ errors, and narrows what they are applied to:
   the store's dict answers `_id`, and a hash map from value to ids answers each such field. This
   is every get, update and delete by id in api/crud.py, and the query by which mongomock (and
   mongomock-motor, for the error's `keyValue`) checks a unique index on every insert and update.
-- A filter that is only the pinned condition, with a string or an id for its value, is not
-  tested again on the documents the map gives for it: each of them holds an equal string or id.
+- A filter that is the pinned condition, with a string or an id for its value, and otherwise
+  only `$exists` tests of top-level fields (the trash's `deleted_at`), is not run through the
+  matcher on the documents the map gives for it: each holds an equal string or id, and the
+  fields' presence is looked up.
 - A cursor copies only the documents it returns, sharing their immutable values (strings,
   numbers, dates, ids) instead of copying each one.
 - A TTL index expires documents from a heap of their dates, oldest first.
@@ -164,6 +166,26 @@ def _copy(value: Any, container: type) -> Any:
 # its type: only a str equals a str, and an ObjectId an ObjectId. Not numbers: 1 == 1.0 == True
 # in Python, not in BSON's comparison, so their candidates are still tested.
 _SELF_MATCHING = frozenset({str, ObjectId})
+
+
+def _existence_test(query: dict[str, Any]) -> Callable[[Document], bool] | None:
+    """For a filter whose first condition pins a string or an id and whose others are each
+    `{field: {"$exists": bool}}` on a top-level field, the test of a candidate (a document
+    holding the pinned value): whether each such field is there or not, as mongomock reads it.
+    None for any other filter."""
+    conditions = iter(query.items())
+    _field, value = next(conditions)
+    if type(value) not in _SELF_MATCHING:
+        return None
+    present, absent = [], []
+    for field, condition in conditions:
+        if "." in field or not _only_existence({field: condition}):
+            return None
+        (present if condition["$exists"] else absent).append(field)
+    return lambda document: (
+        all(field in document for field in present)
+        and not any(field in document for field in absent)
+    )
 
 
 # Types whose own order is BSON's among values of that one type (a string's code points order
@@ -450,8 +472,9 @@ class IndexedCollection(Collection):
         documents = self._store.candidates(filter)
         if documents is None:
             return super()._iter_documents(filter)
-        if len(filter) == 1 and type(next(iter(filter.values()))) in _SELF_MATCHING:
-            return iter(documents)  # the filter is the pinned value: every candidate matches
+        test = _existence_test(filter)
+        if test is not None:  # the pinned value holds for every candidate: the rest is cheap
+            return (document for document in documents if test(document))
         return (document for document in documents if filter_applies(filter, document))
 
     def _get_dataset(self, spec: Any, sort: Any, fields: Any, as_class: type) -> Iterator[Any]:

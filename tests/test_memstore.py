@@ -551,3 +551,24 @@ async def test_a_partial_ttl_index_expires_only_what_its_filter_selects() -> Non
     assert [document["_id"] for document in await collection.find({}).to_list(None)] == [2]
     await collection.update_one({"_id": 2}, {"$set": {"kind": "trash"}})
     assert await collection.find({}).to_list(None) == []
+
+
+async def test_existence_tests_after_a_pinned_value_match_as_mongomock() -> None:
+    rng = random.Random(5)
+    pair = await users_pair()
+    documents = [user_document(rng, object_id(rng), [f"e{n}"]) for n in range(30)]
+    for number, document in enumerate(documents):
+        if number % 3 == 0:
+            document["deleted_at"] = EPOCH
+        elif number % 3 == 1:
+            document["deleted_at"] = None  # present, though None: $exists holds
+    inserted = await same(pair, lambda c: c.insert_many(copy.deepcopy(documents)))
+    assert inserted[0] == "inserted_ids"
+    assert len(inserted[1]) == 30
+    for role in ROLES:
+        for exists in (False, True):
+            query = {"role": role, "deleted_at": {"$exists": exists}}
+            assert await same(pair, functools.partial(_find, query))  # some match each
+            query = {"role": role, "deleted_at": {"$exists": exists}, "skills": {"$exists": True}}
+            await same(pair, functools.partial(_find, query))
+    await same(pair, functools.partial(_find, {"_id": documents[0]["_id"], "version": 1}))
