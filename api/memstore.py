@@ -177,7 +177,8 @@ def _existence_test(query: dict[str, Any]) -> Callable[[Document], bool] | None:
     _field, value = next(conditions)
     if type(value) not in _SELF_MATCHING:
         return None
-    present, absent = [], []
+    present: list[str] = []
+    absent: list[str] = []
     for field, condition in conditions:
         if "." in field or not _only_existence({field: condition}):
             return None
