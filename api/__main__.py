@@ -82,8 +82,14 @@ def exit_at_once(code: int) -> NoReturn:
     finalization would still do is free every object and end the greenlets of requests
     cancelled at GRACEFUL_TIMEOUT, which measured up to 1.3 s under a CPU-heavy load: beyond
     the exit bound the README states. Logs and output are flushed first; Hypercorn's worker
-    processes (WORKERS > 1) already end this way, as multiprocessing ends its children.
+    processes (WORKERS > 1) already end this way, as multiprocessing ends its children. So is
+    the coverage the tests measure this process with, which would be saved at exit otherwise.
     """
+    measuring = sys.modules.get("coverage")
+    current = measuring.Coverage.current() if measuring is not None else None
+    if current is not None:
+        current.stop()
+        current.save()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
