@@ -395,6 +395,15 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None
             return b"".join(kept)[: limit + 1]
 
 
+def _app_path(scope: Scope, root: str) -> str:
+    """The request's path below the prefix `root` the app is reached under (a proxy that strips
+    the prefix sends the path without it)."""
+    path: str = scope["path"]
+    if root and (path == root or path.startswith(f"{root}/")):
+        return path[len(root) :]
+    return path
+
+
 def _environ(scope: Scope, body: bytes, root_path: str = "") -> dict[str, Any]:
     """The WSGI environ (PEP 3333) of an ASGI HTTP request whose body has been read.
 
@@ -405,9 +414,7 @@ def _environ(scope: Scope, body: bytes, root_path: str = "") -> dict[str, Any]:
     server = scope.get("server") or ("localhost", 80)
     client = scope.get("client")
     root = root_path or scope.get("root_path", "")
-    path = scope["path"]
-    if root and (path == root or path.startswith(f"{root}/")):
-        path = path[len(root) :]
+    path = _app_path(scope, root)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
         "SCRIPT_NAME": root.encode().decode("latin-1"),
@@ -515,8 +522,10 @@ class AsgiApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Behind a proxy that keeps ROOT_PATH in the path, the probes are found below it too.
+        path = _app_path(scope, self.root_path or scope.get("root_path", ""))
         if (
-            scope["path"] == LIVENESS_PATH
+            path == LIVENESS_PATH
             and scope["method"] in ("GET", "HEAD")
             and not scope["query_string"]
             and _header(scope, b"origin") is None
@@ -536,7 +545,7 @@ class AsgiApp:
                 return
         else:  # a read without Content-Length or Transfer-Encoding has no body (RFC 9112 6.3)
             body = b""
-        if scope["path"] in UNSHED_PATHS:
+        if path in UNSHED_PATHS:
             await self._call_flask(scope, send, body, slots=None)
             return
         if self.slots.full:
@@ -650,7 +659,9 @@ class AsgiApp:
         """The route template a request would have been served by, for the metrics."""
         try:
             rule, _ = self.app.url_map.bind("").match(
-                scope["path"], method=scope["method"], return_rule=True
+                _app_path(scope, self.root_path or scope.get("root_path", "")),
+                method=scope["method"],
+                return_rule=True,
             )
         except HTTPException:  # no route, another method, a redirect
             return UNMATCHED

@@ -408,3 +408,23 @@ async def test_request_greenlets_are_reused_and_carry_no_context_between_request
 
     assert ran_second is ran_first  # reused, after an exception too
     assert seen == ["unset"]
+
+
+@pytest.mark.asyncio
+async def test_below_root_path_probes_are_answered_early_and_never_shed() -> None:
+    asgi = probe_app({"ROOT_PATH": "/users-api", "MAX_IN_FLIGHT": 1})
+    asgi.slots.in_flight = asgi.slots.limit  # a worker with every slot held
+    transport = httpx.ASGITransport(app=asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        live = await http.get("/users-api/health/live")
+        metrics = await http.get("/users-api/metrics")
+        shed = await http.get("/users-api/api/v1/users")
+
+    assert live.status_code == 200
+    assert metrics.status_code == 200
+    assert shed.status_code == 503
+    assert shed.json()["code"] == "overloaded"
+    # Counted under the route templates, not as unmatched prefixed paths.
+    requests = asgi.metrics.requests
+    assert requests.labels("GET", "/health/live", "200")._value.get() == 1
+    assert requests.labels("GET", "/api/v1/users", "503")._value.get() == 1
