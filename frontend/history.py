@@ -12,7 +12,7 @@ from frontend import charts, diffs
 from frontend.client import ApiError, ApiProblem
 from frontend.display import page_window
 from frontend.forms import VersionedForm
-from frontend.views import DEFAULT_PAGE_SIZE, _whole_number, client
+from frontend.views import DEFAULT_PAGE_SIZE, _whole_number, client, written_as_shown
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +70,16 @@ def restore_version(user_id: str, version: int) -> Any:
             changes=diffs.changes(user, chosen["user"]),
             form=form,
         )
-    shown_at = form.version()
     try:
-        if shown_at is not None:
-            client().restore_version(user_id, version, shown_at)
+        written = written_as_shown(
+            form, lambda shown_at: client().restore_version(user_id, version, shown_at)
+        )
     except ApiProblem as problem:
-        if problem.status == 409:
-            flask.flash(f"Not restored: {problem.detail}", "error")
-            return flask.redirect(flask.url_for("history.user_history", user_id=user_id))
-        if problem.status != 412:
+        if problem.status != 409:
             raise
-        shown_at = None
-    if shown_at is None:
+        flask.flash(f"Not restored: {problem.detail}", "error")
+        return flask.redirect(flask.url_for("history.user_history", user_id=user_id))
+    if not written:
         flask.flash(STALE_RESTORE, "error")
         return flask.redirect(flask.url_for("history.user_history", user_id=user_id))
     flask.flash(f"Restored version {version} of {user['name']}.", "success")

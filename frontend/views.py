@@ -6,6 +6,7 @@ API.
 """
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import flask
@@ -162,6 +163,21 @@ def _refused(form: UserForm, problem: ApiProblem, *, user: dict[str, Any] | None
     return _render_form(form, user=user, status=problem.status)
 
 
+def written_as_shown(form: VersionedForm, write: Callable[[str], Any]) -> bool:
+    """Run `write` at the version of the user the form was shown with; False when the form
+    holds none or the user changed since (the API's 412). Other problems propagate."""
+    version = form.version()
+    if version is None:
+        return False
+    try:
+        write(version)
+    except ApiProblem as problem:
+        if problem.status != 412:
+            raise
+        return False
+    return True
+
+
 @bp.route("/users/<oid:user_id>/delete", methods=["GET", "POST"])
 def delete_user(user_id: str) -> Any:
     form = VersionedForm()
@@ -170,15 +186,7 @@ def delete_user(user_id: str) -> Any:
         form.etag.data = etag
         return flask.render_template("confirm_delete.html", user=user, form=form)
     # CSRFProtect has checked the form's token before this view ran.
-    version = form.version()
-    try:
-        if version is not None:
-            client().delete_user(user_id, version)
-    except ApiProblem as problem:
-        if problem.status != 412:
-            raise
-        version = None
-    if version is None:
+    if not written_as_shown(form, lambda version: client().delete_user(user_id, version)):
         flask.flash(STALE_DELETE, "error")
         return flask.redirect(flask.url_for("users.show_user", user_id=user_id))
     flask.flash(f"Deleted {user['name']}.", "success")
