@@ -1,4 +1,4 @@
-"""Probes: liveness touches nothing; readiness asks MongoDB."""
+"""Probes for load balancers and orchestrators: liveness touches nothing; readiness asks MongoDB."""
 
 from flask.views import MethodView
 
@@ -6,12 +6,7 @@ from api.db import current_store
 from api.schemas import StatusSchema
 from api.spec import Blueprint
 
-blp = Blueprint(
-    "health",
-    __name__,
-    url_prefix="/health",
-    description="Probes for load balancers and orchestrators.",
-)
+blp = Blueprint("health", __name__, url_prefix="/health")
 
 
 @blp.route("/live")

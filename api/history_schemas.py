@@ -1,8 +1,6 @@
 """marshmallow schemas of users' versions (api/history.py) and of the directory's insights
 (api/stats.py): the shapes their operations answer and the query strings they take."""
 
-from typing import Any
-
 import marshmallow as ma
 from marshmallow import validate
 
@@ -13,25 +11,20 @@ from api.schemas import (
     UserListQuerySchema,
     UserSchema,
     UtcDateTime,
+    described,
+    listed,
+    page_number,
 )
-
-
-def _doc(description: str, example: Any) -> dict[str, Any]:
-    return {"metadata": {"description": description, "example": example}}
 
 
 class PageQuerySchema(ma.Schema):
     """Paging of a short list, newest first."""
 
-    page = QueryInteger(
-        load_default=1,
-        validate=validate.Range(min=1, max=10_000_000),
-        **_doc("Page number, from 1.", 1),
-    )
+    page = page_number(load_default=1)
     page_size = QueryInteger(
         load_default=20,
         validate=validate.Range(min=1),
-        **_doc("Items per page; values above MAX_PAGE_SIZE (100) are capped.", 20),
+        **described("Items per page; values above MAX_PAGE_SIZE (100) are capped.", 20),
     )
 
 
@@ -48,17 +41,17 @@ class UserVersionSchema(ma.Schema):
     """One version of a user: the state a write produced, who wrote it and how."""
 
     version = ma.fields.Integer(
-        required=True, **_doc("The version number: the user's ETag at that state.", 2)
+        required=True, **described("The version number: the user's ETag at that state.", 2)
     )
     written_at = UtcDateTime(
         required=True,
         allow_none=True,
-        **_doc("When the write happened (RFC 3339, UTC).", "2024-01-16T09:30:00.000Z"),
+        **described("When the write happened (RFC 3339, UTC).", "2024-01-16T09:30:00.000Z"),
     )
     written_by = ma.fields.String(
         required=True,
         allow_none=True,
-        **_doc("Name of the API key that wrote it; null when the server has no keys.", "ops"),
+        **described("Name of the API key that wrote it; null when the server has no keys.", "ops"),
     )
     operation = ma.fields.String(
         required=True,
@@ -75,23 +68,21 @@ class UserVersionSchema(ma.Schema):
     user = ma.fields.Nested(
         UserSchema,
         required=True,
-        **_doc("The user as this write left it.", VERSION_EXAMPLE["user"]),
+        **described("The user as this write left it.", VERSION_EXAMPLE["user"]),
     )
 
 
 class UserVersionPageSchema(ma.Schema):
     """One page of a user's versions, newest first."""
 
-    items = ma.fields.List(
-        ma.fields.Nested(UserVersionSchema),
-        required=True,
-        **_doc("The versions of this page, newest first.", [VERSION_EXAMPLE]),
+    items = listed(UserVersionSchema, "The versions of this page, newest first.", [VERSION_EXAMPLE])
+    page = ma.fields.Integer(required=True, **described("This page's number.", 1))
+    page_size = ma.fields.Integer(
+        required=True, **described("Versions per page, after capping.", 20)
     )
-    page = ma.fields.Integer(required=True, **_doc("This page's number.", 1))
-    page_size = ma.fields.Integer(required=True, **_doc("Versions per page, after capping.", 20))
     total = ma.fields.Integer(
         required=True,
-        **_doc("Versions kept: at most HISTORY_MAX_VERSIONS, the current one always.", 2),
+        **described("Versions kept: at most HISTORY_MAX_VERSIONS, the current one always.", 2),
     )
 
 
@@ -108,7 +99,9 @@ class StatsQuerySchema(UserListQuerySchema):
     top = QueryInteger(
         load_default=10,
         validate=validate.Range(min=1, max=MAX_TOP),
-        **_doc("How many of the most frequent roles, skills and companies to list (1-50).", 10),
+        **described(
+            "How many of the most frequent roles, skills and companies to list (1-50).", 10
+        ),
     )
 
 
@@ -118,77 +111,68 @@ class CountSchema(ma.Schema):
     value = ma.fields.String(
         required=True,
         allow_none=True,
-        **_doc("The value; null counts the users without one (roles only).", "Docker"),
+        **described("The value; null counts the users without one (roles only).", "Docker"),
     )
-    count = ma.fields.Integer(required=True, **_doc("Users with it.", 12))
+    count = ma.fields.Integer(required=True, **described("Users with it.", 12))
 
 
 class BucketSchema(ma.Schema):
     """Users whose years of experience fall in [min, max)."""
 
     min = ma.fields.Integer(
-        required=True, allow_none=True, **_doc("Lowest years, inclusive; null: unknown.", 0)
+        required=True, allow_none=True, **described("Lowest years, inclusive; null: unknown.", 0)
     )
     max = ma.fields.Integer(
-        required=True, allow_none=True, **_doc("Highest years, exclusive; null: unknown.", 2)
+        required=True, allow_none=True, **described("Highest years, exclusive; null: unknown.", 2)
     )
-    label = ma.fields.String(required=True, **_doc("The bucket as people read it.", "0-1"))
-    count = ma.fields.Integer(required=True, **_doc("Users in it.", 7))
+    label = ma.fields.String(required=True, **described("The bucket as people read it.", "0-1"))
+    count = ma.fields.Integer(required=True, **described("Users in it.", 7))
 
 
 class ActivitySchema(ma.Schema):
     """Active against inactive users."""
 
-    active = ma.fields.Integer(required=True, **_doc("Active users.", 50))
-    inactive = ma.fields.Integer(required=True, **_doc("Inactive users.", 7))
+    active = ma.fields.Integer(required=True, **described("Active users.", 50))
+    inactive = ma.fields.Integer(required=True, **described("Inactive users.", 7))
 
 
 class MonthSchema(ma.Schema):
     """Users created in one calendar month (UTC)."""
 
-    month = ma.fields.String(required=True, **_doc("The month, `YYYY-MM`.", "2024-01"))
-    count = ma.fields.Integer(required=True, **_doc("Users created in it.", 9))
-
-
-def _counts(description: str, example: list[dict[str, Any]]) -> ma.fields.Field[Any]:
-    return ma.fields.List(
-        ma.fields.Nested(CountSchema), required=True, **_doc(description, example)
-    )
+    month = ma.fields.String(required=True, **described("The month, `YYYY-MM`.", "2024-01"))
+    count = ma.fields.Integer(required=True, **described("Users created in it.", 9))
 
 
 class UserStatsSchema(ma.Schema):
     """What the users matching the filters look like: counts, computed in one aggregation."""
 
-    total = ma.fields.Integer(required=True, **_doc("Users matching the filters.", 57))
-    roles = _counts(
+    total = ma.fields.Integer(required=True, **described("Users matching the filters.", 57))
+    roles = listed(
+        CountSchema,
         "The most frequent roles (at most `top`), most frequent first; ties by value.",
         [{"value": "DevOps Engineer", "count": 20}, {"value": None, "count": 3}],
     )
-    skills = _counts(
-        "The most frequent skills (at most `top`).", [{"value": "Docker", "count": 31}]
+    skills = listed(
+        CountSchema, "The most frequent skills (at most `top`).", [{"value": "Docker", "count": 31}]
     )
-    companies = _counts(
-        "The most frequent companies (at most `top`).", [{"value": "Company A", "count": 12}]
+    companies = listed(
+        CountSchema,
+        "The most frequent companies (at most `top`).",
+        [{"value": "Company A", "count": 12}],
     )
-    experience = ma.fields.List(
-        ma.fields.Nested(BucketSchema),
-        required=True,
-        **_doc(
-            "Years of experience in fixed buckets (0-1, 2-4, 5-9, 10-19, 20+, then unknown), "
-            "every bucket listed, empty ones too.",
-            [{"min": 0, "max": 2, "label": "0-1", "count": 7}],
-        ),
+    experience = listed(
+        BucketSchema,
+        "Years of experience in fixed buckets (0-1, 2-4, 5-9, 10-19, 20+, then unknown), "
+        "every bucket listed, empty ones too.",
+        [{"min": 0, "max": 2, "label": "0-1", "count": 7}],
     )
     activity = ma.fields.Nested(
         ActivitySchema,
         required=True,
-        **_doc("Active against inactive.", {"active": 50, "inactive": 7}),
+        **described("Active against inactive.", {"active": 50, "inactive": 7}),
     )
-    signups = ma.fields.List(
-        ma.fields.Nested(MonthSchema),
-        required=True,
-        **_doc(
-            "Users created per month, oldest first: the 120 most recent months with any.",
-            [{"month": "2024-01", "count": 9}],
-        ),
+    signups = listed(
+        MonthSchema,
+        "Users created per month, oldest first: the 120 most recent months with any.",
+        [{"month": "2024-01", "count": 9}],
     )

@@ -44,7 +44,7 @@ UNMATCHED = "unmatched"
 REFUSED_LINES_PER_SECOND = 10
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
-blp = Blueprint("monitoring", __name__, description="Metrics for Prometheus.")
+blp = Blueprint("monitoring", __name__)
 
 
 class Metrics:

@@ -151,15 +151,22 @@ class EmailAddress(Text):
         super().__init__(validate=validators, metadata=metadata, **kwargs)
 
 
-def _doc(description: str, example: Any) -> dict[str, Any]:
+def described(description: str, example: Any) -> dict[str, Any]:
     """The `metadata` keyword argument of a field: what the spec says of it."""
     return {"metadata": {"description": description, "example": example}}
+
+
+def listed(schema: type[ma.Schema], description: str, example: list[Any]) -> ma.fields.Field[Any]:
+    """A required list of `schema` objects, with what the spec says of it."""
+    return ma.fields.List(
+        ma.fields.Nested(schema), required=True, **described(description, example)
+    )
 
 
 def _text(description: str, example: str, *, max_length: int = 100) -> dict[str, Any]:
     """Keyword arguments of a non-blank string field of at most `max_length` characters."""
     checks = [validate.Length(min=1, max=max_length), TEXT]
-    return {"validate": checks, **_doc(description, example)}
+    return {"validate": checks, **described(description, example)}
 
 
 class ExperienceSchema(ma.Schema):
@@ -167,13 +174,13 @@ class ExperienceSchema(ma.Schema):
 
     years = JsonInteger(
         validate=validate.Range(min=0, max=80),
-        **_doc("Years of professional experience, 0 to 80.", 5),
+        **described("Years of professional experience, 0 to 80.", 5),
     )
     companies = ma.fields.List(
         Text(**_text("A company name.", "Company A")),
         load_default=list,
         validate=validate.Length(max=50),
-        **_doc("Companies worked for, at most 50.", ["Company A", "Company B"]),
+        **described("Companies worked for, at most 50.", ["Company A", "Company B"]),
     )
 
 
@@ -183,14 +190,14 @@ class UserInputSchema(ma.Schema):
 
     id = ma.fields.String(
         dump_only=True,
-        **_doc(
+        **described(
             "MongoDB ObjectId, 24 hex characters; set by the server.", "6566f0c4e1b2c3d4e5f60718"
         ),
     )
     name = Text(required=True, **_text("Display name, not blank.", "Priyanshu"))
     email = EmailAddress(
         required=True,
-        **_doc(
+        **described(
             "Unique: one mailbox, one user. Stored as given, normalized to Unicode NFC. Compared "
             "case-insensitively, and with the domain mapped by IDNA (UTS 46), so `bücher.example`, "
             "`xn--bcher-kva.example` and `ｂüｃｈｅｒ.example` are one domain.",
@@ -211,32 +218,32 @@ class UserInputSchema(ma.Schema):
     )
     experience = ma.fields.Nested(
         ExperienceSchema,
-        **_doc(
+        **described(
             "Professional experience; PATCH merges it field by field.",
             {"years": 5, "companies": ["Company A", "Company B"]},
         ),
     )
     active = StrictBoolean(
         load_default=True,
-        **_doc("Whether the account is active.", True),
+        **described("Whether the account is active.", True),
     )
     created_at = UtcDateTime(
         dump_only=True,
-        **_doc(
+        **described(
             "When the user was created (RFC 3339, UTC); set by the server.",
             "2024-01-15T00:00:00.000Z",
         ),
     )
     updated_at = UtcDateTime(
         dump_only=True,
-        **_doc(
+        **described(
             "When the user last changed (RFC 3339, UTC); set by the server.",
             "2024-01-15T00:00:00.000Z",
         ),
     )
     deleted_at = UtcDateTime(
         dump_only=True,
-        **_doc(
+        **described(
             "In the trash only: when the user was deleted (RFC 3339, UTC). `restoreUser` "
             "brings it back until TRASH_TTL_SECONDS have passed.",
             "2024-02-01T00:00:00.000Z",
@@ -295,13 +302,17 @@ USER_EXAMPLE = {
 }
 
 
+def page_number(description: str = "Page number, from 1.", **kwargs: Any) -> QueryInteger:
+    """The `page` query argument of a list paged by number (from 1 to ten million)."""
+    return QueryInteger(
+        validate=validate.Range(min=1, max=10_000_000), **kwargs, **described(description, 1)
+    )
+
+
 class UserListQuerySchema(ma.Schema):
     """Paging, filters and order of a user list. Every filter given must match."""
 
-    page = QueryInteger(
-        validate=validate.Range(min=1, max=10_000_000),
-        **_doc("Page number, from 1 (default 1). Not with `cursor`.", 1),
-    )
+    page = page_number("Page number, from 1 (default 1). Not with `cursor`.")
     # No example: only a cursor the API issued is valid.
     cursor = ma.fields.String(
         validate=validate.Length(min=1, max=1000),
@@ -313,41 +324,43 @@ class UserListQuerySchema(ma.Schema):
     page_size = QueryInteger(
         load_default=20,
         validate=validate.Range(min=1),
-        **_doc("Users per page; values above MAX_PAGE_SIZE (100) are capped.", 20),
+        **described("Users per page; values above MAX_PAGE_SIZE (100) are capped.", 20),
     )
     role = Text(
         validate=[validate.Length(min=1, max=100), TEXT],
-        **_doc("Only users with exactly this role.", "DevOps Engineer"),
+        **described("Only users with exactly this role.", "DevOps Engineer"),
     )
-    active = QueryBoolean(**_doc("Only active (true) or inactive (false) users.", True))
+    active = QueryBoolean(**described("Only active (true) or inactive (false) users.", True))
     skill = ma.fields.List(
-        Text(validate=[validate.Length(min=1, max=100), TEXT], **_doc("A skill.", "Docker")),
+        Text(validate=[validate.Length(min=1, max=100), TEXT], **described("A skill.", "Docker")),
         validate=validate.Length(max=10),
-        **_doc("Only users having every one of these skills (repeat the argument).", ["Docker"]),
+        **described(
+            "Only users having every one of these skills (repeat the argument).", ["Docker"]
+        ),
     )
     company = Text(
         validate=[validate.Length(min=1, max=100), TEXT],
-        **_doc("Only users who worked for this company (exact name).", "Company A"),
+        **described("Only users who worked for this company (exact name).", "Company A"),
     )
     min_years = QueryInteger(
         validate=validate.Range(min=0, max=80),
-        **_doc("Only users with at least this many years of experience.", 3),
+        **described("Only users with at least this many years of experience.", 3),
     )
     max_years = QueryInteger(
         validate=validate.Range(min=0, max=80),
-        **_doc("Only users with at most this many years of experience.", 10),
+        **described("Only users with at most this many years of experience.", 10),
     )
     q = Text(
         validate=[validate.Length(min=1, max=100), TEXT],
-        **_doc("Case-insensitive substring of the name or the email, taken literally.", "pri"),
+        **described("Case-insensitive substring of the name or the email, taken literally.", "pri"),
     )
     created_after = QueryDateTime(
-        **_doc(
+        **described(
             "Only users created strictly after this instant (RFC 3339).", "2024-01-01T00:00:00Z"
         ),
     )
     created_before = QueryDateTime(
-        **_doc(
+        **described(
             "Only users created strictly before this instant (RFC 3339).", "2025-01-01T00:00:00Z"
         ),
     )
@@ -367,16 +380,18 @@ class UserListQuerySchema(ma.Schema):
     # The query parameter is `fields` (sparse fieldsets). marshmallow takes declared fields
     # off the class, so this does not replace Schema.fields, whatever the type checker sees.
     fields = DelimitedList(  # type: ignore[assignment]
-        ma.fields.String(validate=validate.OneOf(USER_FIELDS), **_doc("A field name.", "name")),
-        **_doc("Comma-separated fields to return (`id` always is).", ["name", "email"]),
+        ma.fields.String(
+            validate=validate.OneOf(USER_FIELDS), **described("A field name.", "name")
+        ),
+        **described("Comma-separated fields to return (`id` always is).", ["name", "email"]),
     )
     include_total = QueryBoolean(
         load_default=True,
-        **_doc("Count the matching users (`total`); false saves a query.", True),
+        **described("Count the matching users (`total`); false saves a query.", True),
     )
     # No default in the spec: Swagger UI would send it with every list.
     deleted = QueryBoolean(
-        **_doc(
+        **described(
             "`true` lists the trash instead: users deleted less than TRASH_TTL_SECONDS ago, "
             "which `restoreUser` brings back.",
             False,
@@ -387,14 +402,10 @@ class UserListQuerySchema(ma.Schema):
 class LegacyListQuerySchema(ma.Schema):
     """Paging of the course service's bare user list."""
 
-    page = QueryInteger(
-        load_default=1,
-        validate=validate.Range(min=1, max=10_000_000),
-        **_doc("Page number, from 1.", 1),
-    )
+    page = page_number(load_default=1)
     page_size = QueryInteger(
         validate=validate.Range(min=1),
-        **_doc("Users per page (default and cap: MAX_PAGE_SIZE, 100).", 100),
+        **described("Users per page (default and cap: MAX_PAGE_SIZE, 100).", 100),
     )
 
 
@@ -408,20 +419,18 @@ class ListedUserSchema(UserSchema):
 class UserPageSchema(ma.Schema):
     """One page of users, in the order asked for, with where the next page starts."""
 
-    items = ma.fields.List(
-        ma.fields.Nested(ListedUserSchema),
-        required=True,
-        **_doc("The users of this page, at most `page_size`.", [USER_EXAMPLE]),
-    )
-    page = ma.fields.Integer(**_doc("This page's number; absent when paging by cursor.", 1))
-    page_size = ma.fields.Integer(required=True, **_doc("Users per page, after capping.", 20))
+    items = listed(ListedUserSchema, "The users of this page, at most `page_size`.", [USER_EXAMPLE])
+    page = ma.fields.Integer(**described("This page's number; absent when paging by cursor.", 1))
+    page_size = ma.fields.Integer(required=True, **described("Users per page, after capping.", 20))
     total = ma.fields.Integer(
-        **_doc("Users matching the filters, on every page; absent with include_total=false.", 57)
+        **described(
+            "Users matching the filters, on every page; absent with include_total=false.", 57
+        )
     )
     next_cursor = ma.fields.String(
         required=True,
         allow_none=True,
-        **_doc(
+        **described(
             "Pass as `cursor` for the next page; null on the last page.",
             "eyJzb3J0IjoiY3JlYXRlZF9hdCJ9",
         ),
@@ -452,7 +461,7 @@ class UserBatchSchema(ma.Schema):
         ItemToValidate(UserInputSchema),
         required=True,
         validate=validate.Length(min=1),
-        **_doc(
+        **described(
             "Users to create, 1 to MAX_BATCH_ITEMS (100).",
             [{"name": "Priyanshu", "email": "priyanshu@example.com", "role": "DevOps Engineer"}],
         ),
@@ -462,19 +471,19 @@ class UserBatchSchema(ma.Schema):
 class UserBatchItemResultSchema(ma.Schema):
     """What became of one item of a batch."""
 
-    index = ma.fields.Integer(required=True, **_doc("Position of the item in the request.", 0))
+    index = ma.fields.Integer(required=True, **described("Position of the item in the request.", 0))
     status = ma.fields.Integer(
         required=True,
-        **_doc(
+        **described(
             "What a single createUser would have answered: 201 created, 409 email taken, "
             "422 invalid.",
             201,
         ),
     )
-    user = ma.fields.Nested(UserSchema, **_doc("The created user (status 201).", USER_EXAMPLE))
+    user = ma.fields.Nested(UserSchema, **described("The created user (status 201).", USER_EXAMPLE))
     problem = ma.fields.Nested(
         "ProblemSchema",
-        **_doc(
+        **described(
             "Why the item was not created (status 409 or 422).",
             {
                 "type": "about:blank",
@@ -491,13 +500,13 @@ class UserBatchItemResultSchema(ma.Schema):
 class UserBatchResultSchema(ma.Schema):
     """One result per item of a batch, in the order of the request."""
 
-    items = ma.fields.List(
-        ma.fields.Nested(UserBatchItemResultSchema),
-        required=True,
-        **_doc("One result per item.", [{"index": 0, "status": 201, "user": USER_EXAMPLE}]),
+    items = listed(
+        UserBatchItemResultSchema,
+        "One result per item.",
+        [{"index": 0, "status": 201, "user": USER_EXAMPLE}],
     )
-    created = ma.fields.Integer(required=True, **_doc("Users created.", 1))
-    failed = ma.fields.Integer(required=True, **_doc("Items not created.", 0))
+    created = ma.fields.Integer(required=True, **described("Users created.", 1))
+    failed = ma.fields.Integer(required=True, **described("Items not created.", 0))
 
 
 class StatusSchema(ma.Schema):
@@ -505,7 +514,7 @@ class StatusSchema(ma.Schema):
 
     status = ma.fields.String(
         required=True,
-        **_doc("Always `ok` (failures are problem details).", "ok"),
+        **described("Always `ok` (failures are problem details).", "ok"),
     )
 
 
@@ -514,30 +523,30 @@ class ProblemSchema(ma.Schema):
 
     type = ma.fields.String(
         required=True,
-        **_doc("Always `about:blank`: `code` tells problems apart.", "about:blank"),
+        **described("Always `about:blank`: `code` tells problems apart.", "about:blank"),
     )
     title = ma.fields.String(
         required=True,
-        **_doc("The status's reason phrase, as RFC 9110 words it.", "Not Found"),
+        **described("The status's reason phrase, as RFC 9110 words it.", "Not Found"),
     )
-    status = ma.fields.Integer(required=True, **_doc("The HTTP status code.", 404))
+    status = ma.fields.Integer(required=True, **described("The HTTP status code.", 404))
     detail = ma.fields.String(
         required=True,
-        **_doc(
+        **described(
             "What went wrong, in a sentence for people.",
             "No user with id 6566f0c4e1b2c3d4e5f60718.",
         ),
     )
     instance = ma.fields.String(
         required=True,
-        **_doc("The request path.", "/api/v1/users/6566f0c4e1b2c3d4e5f60718"),
+        **described("The request path.", "/api/v1/users/6566f0c4e1b2c3d4e5f60718"),
     )
     code = ma.fields.String(
         required=True,
-        **_doc("Stable, machine-readable error code.", "not_found"),
+        **described("Stable, machine-readable error code.", "not_found"),
     )
     request_id = ma.fields.String(
-        **_doc(
+        **described(
             "The request's X-Request-ID: quote it when reporting a problem.",
             "6f1c2a9e0b5d4c3e8a7f6e5d4c3b2a19",
         )
@@ -545,7 +554,7 @@ class ProblemSchema(ma.Schema):
     errors = ma.fields.Dict(
         keys=ma.fields.String(),
         values=ma.fields.List(ma.fields.String()),
-        **_doc(
+        **described(
             "Validation messages by field (dotted path for nested fields).",
             {"email": ["Not a valid email address."]},
         ),

@@ -4,7 +4,8 @@
   registry of api/problems.py) and answering HTTPExceptions through api/errors.py.
 - `OperationDocs`: an apispec plugin through which the parts of the app that act on many
   operations at once (API keys, rate limits, input limits) document each one they apply to.
-- `Blueprint`: flask-smorest's, with strict JSON bodies, cheaper responses and `errors()`.
+- `Blueprint`: flask-smorest's, with strict JSON bodies, cheaper responses and `errors()`; its
+  tag's description is the first paragraph of its module's docstring.
 - `SchemaPlugin`: apispec's marshmallow plugin, with our component names and examples that
   Swagger UI does not submit.
 - `mirror`: the same blueprints documented in OpenAPI 3.0 by a document-only Api.
@@ -19,6 +20,7 @@ resolve_schema_instance, set_status_and_headers_in_response, unpack_tuple_respon
 import functools
 import http
 import inspect
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -240,6 +242,13 @@ class ArgumentsParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]  # untyped base, as for Api
     ARGUMENTS_PARSER = ArgumentsParser()
+
+    def __init__(self, name: str, import_name: str, **options: Any) -> None:
+        """Declared in a module of views: the first paragraph of that module's docstring
+        describes the blueprint's tag in the spec, so the two cannot drift apart."""
+        docstring = sys.modules[import_name].__doc__ or ""
+        summary = " ".join(docstring.split("\n\n", 1)[0].split())
+        super().__init__(name, import_name, description=summary, **options)
 
     if TYPE_CHECKING:
         # What the decorators of the untyped base (flask-smorest's, and Flask's through it)

@@ -1,4 +1,5 @@
-"""/api/v1/users/stats: what the directory's users look like, as counts."""
+"""Insights: what the directory's users look like, as counts over those matching listUsers'
+filters (/api/v1/users/stats)."""
 
 from typing import Any
 
@@ -10,12 +11,7 @@ from api.history_schemas import StatsQuerySchema, UserStatsSchema
 from api.resources.users import check_ranges
 from api.spec import Blueprint
 
-blp = Blueprint(
-    "insights",
-    __name__,
-    url_prefix="/api/v1/users",
-    description="Insights: counts over the users matching listUsers' filters.",
-)
+blp = Blueprint("insights", __name__, url_prefix="/api/v1/users")
 
 
 @blp.route("/stats")

@@ -1,4 +1,5 @@
 """The course service's routes (`/add`, `/users`, `/user/<id>`), kept for its old clients.
+Deprecated: use /api/v1/users.
 
 Deprecated aliases of the v1 operations: every answer carries `Deprecation` (RFC 9745),
 `Sunset` (RFC 8594) and a `Link` to the successor operation.
@@ -23,11 +24,7 @@ from api.resources.openapi import (
 from api.schemas import LegacyListQuerySchema, UserInputSchema, UserSchema
 from api.spec import Blueprint
 
-blp = Blueprint(
-    "legacy",
-    __name__,
-    description="The course service's routes, for old clients. Deprecated: use /api/v1/users.",
-)
+blp = Blueprint("legacy", __name__)
 
 DEPRECATED_SINCE = "@1795219200"  # 2026-11-21T00:00:00Z
 SUNSET = "Fri, 21 May 2027 00:00:00 GMT"

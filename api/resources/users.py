@@ -39,7 +39,7 @@ from api.schemas import (
 )
 from api.spec import Blueprint
 
-blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="The users directory.")
+blp = Blueprint("users", __name__, url_prefix="/api/v1/users")
 
 
 MERGE_PATCH = "application/merge-patch+json"

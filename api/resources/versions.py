@@ -20,12 +20,7 @@ from api.resources.paging import page_links
 from api.schemas import UserSchema
 from api.spec import Blueprint
 
-blp = Blueprint(
-    "versions",
-    __name__,
-    url_prefix="/api/v1/users",
-    description="Users' versions, and the trash: what a user was before, and undoing a delete.",
-)
+blp = Blueprint("versions", __name__, url_prefix="/api/v1/users")
 
 VERSION = {
     "in": "path",
