@@ -38,6 +38,7 @@ from h11 import _readers
 from h11._receivebuffer import ReceiveBuffer
 from hypercorn.protocol.h11 import H11Protocol
 
+from api import problems
 from api.observability import request_id
 from api.problems import PROBLEM_JSON, problem_document
 from api.security import API_HEADERS
@@ -89,22 +90,17 @@ class ChunkedReader(H11ChunkedReader):
         return super().__call__(buffer)
 
 
-REFUSALS = {
-    431: ("headers_too_large", "The request's head is larger than the server reads."),
-}
-MALFORMED = (
-    "malformed_request",
-    "The request is not framed as RFC 9112 requires, read as strictly as a proxy would.",
-)
+# What h11's refusals answer, by the status Hypercorn gives them; any other is malformed framing.
+REFUSALS = {431: problems.HEADERS_TOO_LARGE}
 _API_HEADERS = [(name.lower().encode(), value.encode()) for name, value in API_HEADERS.items()]
 
 
 async def send_problem(protocol: H11Protocol, status_code: int) -> None:
     """Hypercorn's answer to a request h11 cannot read (`_send_error_response`), with a
     problem document for a body instead of none."""
-    code, detail = REFUSALS.get(status_code, MALFORMED)
+    problem = REFUSALS.get(status_code, problems.MALFORMED_REQUEST)
     rid = request_id(None)
-    document = problem_document(status_code, code, detail, path="/", request_id=rid)
+    document = problem_document(status_code, problem.code, problem.detail, path="/", request_id=rid)
     body = orjson.dumps(document) + b"\n"
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),

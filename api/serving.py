@@ -47,10 +47,10 @@ from flask.json.provider import DefaultJSONProvider
 from greenlet import GreenletExit, greenlet
 from werkzeug.exceptions import HTTPException
 
-from api import framing
+from api import framing, problems
 from api.db import Store
 from api.observability import UNMATCHED, LogBudget, Metrics, record, request_id, server_timing
-from api.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS, problem_document
+from api.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS, Problem, problem_document
 from api.security import API_HEADERS
 
 log = logging.getLogger(__name__)
@@ -537,9 +537,10 @@ class AsgiApp:
                 async with asyncio.timeout(self.body_timeout):
                     body = await _read_body(scope, receive, self.max_body_bytes)
             except TimeoutError:
-                detail = f"The request body did not arrive within {self.body_timeout} seconds."
                 close = (b"connection", b"close")
-                await self._refuse(scope, send, 408, "body_timeout", detail, close)
+                await self._refuse(
+                    scope, send, problems.BODY_TIMEOUT, close, seconds=self.body_timeout
+                )
                 return
             if body is None:
                 return
@@ -552,9 +553,7 @@ class AsgiApp:
             await self._refuse(
                 scope,
                 send,
-                503,
-                "overloaded",
-                "The server is answering as many requests as it can; retry shortly.",
+                problems.OVERLOADED,
                 (b"retry-after", str(OVERLOADED_RETRY_AFTER_SECONDS).encode()),
             )
             return
@@ -596,9 +595,7 @@ class AsgiApp:
                 await self._refuse(
                     scope,
                     send,
-                    503,
-                    "shutting_down",
-                    "The server is shutting down; retry the request.",
+                    problems.SHUTTING_DOWN,
                     (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
                 )
             raise
@@ -634,13 +631,16 @@ class AsgiApp:
         self._record(scope, rid, LIVENESS_PATH, 200, started)
 
     async def _refuse(
-        self, scope: Scope, send: Send, status: int, code: str, detail: str, *headers: Header
+        self, scope: Scope, send: Send, problem: Problem, *headers: Header, **arguments: Any
     ) -> None:
-        """Answer a problem without Flask: the body of api/problems.py, the API's headers."""
+        """Answer a problem without Flask: its body as api/problems.py writes it (`arguments`
+        fill its detail), the API's headers."""
         started = time.perf_counter()
         rid = self._request_id(scope)
+        status = problem.status
+        detail = problem.detail.format(**arguments)
         content = orjson.dumps(
-            problem_document(status, code, detail, path=scope["path"], request_id=rid)
+            problem_document(status, problem.code, detail, path=scope["path"], request_id=rid)
         )
         start_headers = [
             (b"content-type", PROBLEM_JSON.encode()),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from api import create_app, docs, framing, problems
+from api import create_app, docs, problems
 from api.problems import REGISTRY
 
 
@@ -59,14 +59,3 @@ def test_the_spec_documents_each_status_with_its_problems(spec: dict[str, Any]) 
         example = response["content"]["application/problem+json"]["example"]
         first = problems.of_status(problem.status)[0]
         assert (example["code"], example["detail"]) == (first.code, first.example_detail)
-
-
-def test_what_the_server_answers_before_flask_is_the_registry_s() -> None:
-    # api/framing.py writes these out itself; the registry documents them: the same words.
-    assert (
-        problems.MALFORMED_REQUEST.code,
-        problems.MALFORMED_REQUEST.detail,
-    ) == framing.MALFORMED
-    assert {
-        431: (problems.HEADERS_TOO_LARGE.code, problems.HEADERS_TOO_LARGE.detail)
-    } == framing.REFUSALS
