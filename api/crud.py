@@ -64,16 +64,20 @@ def _position(value: Any) -> Any:
     return as_utc(value) if isinstance(value, datetime) else value
 
 
-HIDDEN = frozenset({"_id", "email_key", "deleted_email_key", "change"})
+HIDDEN = ("email_key", "deleted_email_key", "change")
 
 
-def _to_user(document: Mapping[str, Any]) -> dict[str, Any]:
-    user = {key: value for key, value in document.items() if key not in HIDDEN}
-    user["id"] = str(document["_id"])
+def _to_user(document: dict[str, Any]) -> dict[str, Any]:
+    """The API's user made of a stored document, in place: every caller's document is its own
+    (a copy read from the store, or one it has just written), used no more after this."""
+    user_id = document.pop("_id")
+    for key in HIDDEN:
+        document.pop(key, None)
+    document["id"] = str(user_id)
     for name in ("created_at", "updated_at", "deleted_at"):
-        if name in user:
-            user[name] = as_utc(user[name])
-    return user
+        if name in document:
+            document[name] = as_utc(document[name])
+    return document
 
 
 def _new_document(data: Mapping[str, Any], created: datetime) -> dict[str, Any]:
@@ -250,6 +254,8 @@ async def list_users(
     )
     documents = await cursor.to_list(length=None)
     page, following = documents[:limit], documents[limit:]
+    # Where the next page starts, read before the page's documents become users.
+    after_page = (_position(page[-1][field]), str(page[-1]["_id"])) if following else None
     items = [_to_user(document) for document in page]
     if fields is not None:
         items = [{k: v for k, v in item.items() if k == "id" or k in fields} for item in items]
@@ -261,7 +267,7 @@ async def list_users(
     return {
         "items": items,
         "total": total,
-        "next": (_position(page[-1][field]), str(page[-1]["_id"])) if following else None,
+        "next": after_page,
     }
 
 

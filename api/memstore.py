@@ -39,6 +39,7 @@ creates its databases, collections and cursors by class name, so `_adopt` gives 
 makes the subclass (which adds methods only).
 """
 
+import functools
 import heapq
 import itertools
 import operator
@@ -564,8 +565,10 @@ class IndexedCollection(Collection):
         return next(self.find(filter, *args, **kwargs).limit(-1), None)
 
     def _first_copy(self, filter: dict[str, Any], documents: list[Document]) -> Document | None:
+        # As _iter_documents: a get by id of a live user only asks whether `deleted_at` is there.
+        test = _existence_test(filter) or functools.partial(filter_applies, filter)
         for document in documents:
-            if filter_applies(filter, document):
+            if test(document):
                 found = _copy(document, dict)
                 if self.codec_options.tz_aware:
                     found = helpers.make_datetime_timezone_aware_in_document(found)

@@ -367,12 +367,14 @@ OVERLOADED = Problem(
     "overloaded",
     "The server is answering as many requests as it can; retry shortly.",
     "the worker already has MAX_IN_FLIGHT requests",
+    headers={"Retry-After": "1"},  # the worker's queue drains in well under a second
 )
 SHUTTING_DOWN = Problem(
     503,
     "shutting_down",
     "The server is shutting down; retry the request.",
     "the server was shutting down while the request ran",
+    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
 )
 
 

@@ -51,7 +51,7 @@ from werkzeug.exceptions import HTTPException
 from api import framing, problems
 from api.db import Store
 from api.observability import UNMATCHED, LogBudget, Metrics, record, request_id, server_timing
-from api.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS, Problem, problem_document
+from api.problems import PROBLEM_JSON, Problem, problem_document
 from api.security import API_HEADERS
 
 log = logging.getLogger(__name__)
@@ -466,8 +466,6 @@ LIVENESS_BODY = b'{"status":"ok"}\n'
 # Never refused for load nor made to wait their turn: the probes, so that an orchestrator
 # sees the truth, and the metrics, so that monitoring sees the overload.
 UNSHED_PATHS = frozenset({LIVENESS_PATH, "/health/ready", "/metrics"})
-# Seconds an overloaded worker asks clients to wait: its queue drains in well under that.
-OVERLOADED_RETRY_AFTER_SECONDS = 1
 # asyncio's errors when accept() finds no file handle (or memory) for a new connection.
 OUT_OF_HANDLES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 # How asyncio reports a scheduled retry of accept() that failed (its listening socket closed).
@@ -559,18 +557,19 @@ class AsgiApp:
         else:  # a read without Content-Length or Transfer-Encoding has no body (RFC 9112 6.3)
             body = b""
         if path in UNSHED_PATHS:
-            await self._call_flask(scope, send, body, slots=None)
+            status, headers, content = await self._call_flask(scope, send, body, slots=None)
+        elif self.slots.full:
+            await self._refuse(scope, send, problems.OVERLOADED)
             return
-        if self.slots.full:
-            await self._refuse(
-                scope,
-                send,
-                problems.OVERLOADED,
-                (b"retry-after", str(OVERLOADED_RETRY_AFTER_SECONDS).encode()),
-            )
-            return
-        with self.slots.held():
-            await self._call_flask(scope, send, body, slots=self.slots)
+        else:
+            # The place is held while the app runs, not while the answer is sent: a client that
+            # stops reading holds its connection, not a place of MAX_IN_FLIGHT.
+            with self.slots.held():
+                status, headers, content = await self._call_flask(
+                    scope, send, body, slots=self.slots
+                )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
 
     async def _call_flask(
         self,
@@ -578,7 +577,8 @@ class AsgiApp:
         send: Send,
         body: bytes,
         slots: RequestSlots | None,
-    ) -> None:
+    ) -> tuple[int, list[Header], bytes]:
+        """The app's answer to a request whose body has been read: status, headers, body."""
         environ = _environ(scope, body, self.root_path)
         response_start: list[Any] = []
 
@@ -604,25 +604,13 @@ class AsgiApp:
             # Hypercorn cancels the requests still running when GRACEFUL_TIMEOUT is over, and
             # would answer them 500: a 503 tells the client to retry (on another instance).
             with contextlib.suppress(Exception):  # the client may be gone as well
-                await self._refuse(
-                    scope,
-                    send,
-                    problems.SHUTTING_DOWN,
-                    (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
-                )
+                await self._refuse(scope, send, problems.SHUTTING_DOWN)
             raise
         status, headers = response_start
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (name.lower().encode("latin-1"), value.encode("latin-1"))
-                    for name, value in headers
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": content})
+        encoded = [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
+        ]
+        return status, encoded, content
 
     def _request_id(self, scope: Scope) -> str:
         given = _header(scope, b"x-request-id")
@@ -660,6 +648,7 @@ class AsgiApp:
             *self.api_headers,
             (b"x-request-id", rid.encode()),
             (b"server-timing", server_timing(0.0, time.perf_counter() - started).encode()),
+            *[(name.lower().encode(), value.encode()) for name, value in problem.headers.items()],
             *headers,
         ]
         await send({"type": "http.response.start", "status": status, "headers": start_headers})

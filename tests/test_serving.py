@@ -386,6 +386,44 @@ async def test_beyond_max_in_flight_it_answers_503_at_once_and_probes_are_exempt
 
 
 @pytest.mark.asyncio
+async def test_an_answer_the_client_does_not_read_holds_no_place_of_max_in_flight() -> None:
+    # A client that stops reading: the server's send of the body never completes.
+    asgi = probe_app({"MAX_IN_FLIGHT": 1})
+    started, stalled = asyncio.Event(), asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def never_sent(message: MutableMapping[str, Any]) -> None:
+        started.set()
+        if message["type"] == "http.response.body":
+            await stalled.wait()
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/v1/users",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"test")],
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+    }
+    stuck = asyncio.create_task(asgi(scope, receive, never_sent))
+    await asyncio.wait_for(started.wait(), 30)
+    transport = httpx.ASGITransport(app=asgi)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        served = await http.get("/api/v1/users")
+    stalled.set()
+    await stuck
+    asgi.store.close()
+
+    assert served.status_code == 200  # not 503 overloaded: the one place was free
+
+
+@pytest.mark.asyncio
 async def test_request_greenlets_are_reused_and_carry_no_context_between_requests() -> None:
     leak: contextvars.ContextVar[str] = contextvars.ContextVar("leak", default="unset")
     seen: list[str] = []

@@ -1,6 +1,8 @@
 """The resources: one module of views per blueprint, and what their routes share.
 
     users.py        /api/v1/users: the views of the users directory
+    versions.py     a user's versions, restoring one, and the trash
+    insights.py     /api/v1/users/stats: counts over the users matching the list's filters
     legacy.py       the course service's deprecated routes, answering as the v1 views do
     openapi.py      path and header parameters and response headers the views document
     conditional.py  ETags, If-Match and If-None-Match (conditional requests, RFC 9110)

@@ -100,10 +100,14 @@ def links(pairs: dict[str, dict[str, Any]]) -> str:
         if name not in {"page", "cursor"}
     ]
     path = request.script_root + request.path
+    kept_by_changed: dict[frozenset[str], str] = {}  # the links of a page change the same names
 
     def url(changes: dict[str, Any]) -> str:
-        kept = [(name, value) for name, value in args if name not in changes]
-        return f"{path}?{urlencode([*kept, *changes.items()])}"
+        changed = frozenset(changes)
+        if changed not in kept_by_changed:
+            kept_by_changed[changed] = urlencode([(n, v) for n, v in args if n not in changed])
+        kept, given = kept_by_changed[changed], urlencode(list(changes.items()))
+        return f"{path}?{kept}&{given}" if kept else f"{path}?{given}"
 
     return ", ".join(f'<{url(changes)}>; rel="{rel}"' for rel, changes in pairs.items())
 
