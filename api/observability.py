@@ -214,6 +214,8 @@ def finish(response: flask.Response) -> flask.Response:
         return response
     elapsed = time.perf_counter() - g.started
     storage = g.storage_seconds
+    # The objects behind the proxies, read once (each proxy access looks them up again).
+    # Flask types its proxies as the objects themselves, so mypy sees no _get_current_object.
     request: flask.Request = flask.request._get_current_object()  # type: ignore[attr-defined]
     app: flask.Flask = flask.current_app._get_current_object()  # type: ignore[attr-defined]
     rule = request.url_rule

@@ -191,6 +191,7 @@ def secure_headers(response: flask.Response) -> flask.Response:
         headers.add(name, value)
     if "Cache-Control" not in headers:  # static files keep their own
         headers.add("Cache-Control", "no-store")
+    # Read once behind the proxy (see observability.finish for the ignore).
     request: flask.Request = flask.request._get_current_object()  # type: ignore[attr-defined]
     if request.blueprint == DOCS_BLUEPRINT and response.mimetype == "text/html":
         redoc = request.endpoint == f"{DOCS_BLUEPRINT}.redoc"
