@@ -251,6 +251,7 @@ BODY_TIMEOUT = Problem(
     "the request body did not arrive within BODY_TIMEOUT seconds of its head; the server "
     "closes the connection",
     {"seconds": 60},
+    headers={"Connection": "close"},
 )
 EMAIL_TAKEN = Problem(
     409,

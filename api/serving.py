@@ -547,10 +547,7 @@ class AsgiApp:
                 async with asyncio.timeout(self.body_timeout):
                     body = await _read_body(scope, receive, self.max_body_bytes)
             except TimeoutError:
-                close = (b"connection", b"close")
-                await self._refuse(
-                    scope, send, problems.BODY_TIMEOUT, close, seconds=self.body_timeout
-                )
+                await self._refuse(scope, send, problems.BODY_TIMEOUT, seconds=self.body_timeout)
                 return
             if body is None:
                 return
@@ -630,11 +627,9 @@ class AsgiApp:
         await send({"type": "http.response.body", "body": body})
         self._record(scope, rid, LIVENESS_PATH, 200, started)
 
-    async def _refuse(
-        self, scope: Scope, send: Send, problem: Problem, *headers: Header, **arguments: Any
-    ) -> None:
-        """Answer a problem without Flask: its body as api/problems.py writes it (`arguments`
-        fill its detail), the API's headers."""
+    async def _refuse(self, scope: Scope, send: Send, problem: Problem, **arguments: Any) -> None:
+        """Answer a problem without Flask: its body and headers as api/problems.py defines them
+        (`arguments` fill its detail), and the API's headers."""
         started = time.perf_counter()
         rid = self._request_id(scope)
         status = problem.status
@@ -649,7 +644,6 @@ class AsgiApp:
             (b"x-request-id", rid.encode()),
             (b"server-timing", server_timing(0.0, time.perf_counter() - started).encode()),
             *[(name.lower().encode(), value.encode()) for name, value in problem.headers.items()],
-            *headers,
         ]
         await send({"type": "http.response.start", "status": status, "headers": start_headers})
         body = b"" if scope["method"] == "HEAD" else content

@@ -117,6 +117,22 @@ async def test_the_api_works_through_the_bridge(http: httpx.AsyncClient) -> None
     assert deleted.content == b""
 
 
+def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """The ASGI scope of an HTTP/1.1 request from a client on 127.0.0.1."""
+    return {
+        "type": "http",
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+    }
+
+
 async def call(
     app: AsgiApp, method: str, path: str, chunks: list[bytes], headers: list[tuple[bytes, bytes]]
 ) -> tuple[int, dict[bytes, bytes], bytes]:
@@ -133,19 +149,7 @@ async def call(
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-    }
-    await app(scope, receive, send)
+    await app(http_scope(method, path, headers), receive, send)
     start, body = sent
     return start["status"], dict(start["headers"]), body["body"]
 
@@ -399,18 +403,7 @@ async def test_an_answer_the_client_does_not_read_holds_no_place_of_max_in_fligh
         if message["type"] == "http.response.body":
             await stalled.wait()
 
-    scope = {
-        "type": "http",
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/api/v1/users",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"test")],
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 50000),
-    }
+    scope = http_scope("GET", "/api/v1/users", [(b"host", b"test")])
     stuck = asyncio.create_task(asgi(scope, receive, never_sent))
     await asyncio.wait_for(started.wait(), 30)
     transport = httpx.ASGITransport(app=asgi)
