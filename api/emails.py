@@ -69,4 +69,7 @@ def mailbox_key(address: str) -> str:
     local, at, domain = address.rpartition("@")
     if not (at and local):
         raise NotAnAddress("no local part and domain")
-    return f"{_local_key(local)}@{_domain_key(domain)}"
+    key = f"{_local_key(local)}@{_domain_key(domain)}"
+    # Most addresses are their own key: then the address itself is returned, so that a user
+    # stored with both holds the text once.
+    return address if key == address else key

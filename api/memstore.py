@@ -7,11 +7,14 @@ by id, and the unique-key check of every insert and update, cost time in proport
 collection. `IndexedMongoClient` keeps mongomock's documents, matcher, updaters, sorting and
 errors, and narrows what they are applied to:
 
-- A filter whose first condition pins `_id`, or the first field of a unique index, to one plain
-  value (no operator, array or pattern) is tested against only the documents holding that value:
-  the store's dict answers `_id`, and a hash map from value to ids answers each such field. This
-  is every get, update and delete by id in api/crud.py, and the query by which mongomock (and
-  mongomock-motor, for the error's `keyValue`) checks a unique index on every insert and update.
+- A filter whose first condition pins `_id`, or the first field of an index, to one plain value
+  (no operator, array or pattern) is tested against only the documents holding that value: the
+  store's dict answers `_id`, and a hash map from value to ids answers each such field. This is
+  every get, update and delete by id in api/crud.py, the query by which mongomock (and
+  mongomock-motor, for the error's `keyValue`) checks a unique index on every insert and
+  update, and a list filtered by role. A field's map is built by the first query that pins it,
+  so memory goes to the fields looked up by value, not to the dates and names that lead indexes
+  for ranges and sorts.
 - A filter that is the pinned condition, with a string or an id for its value, and otherwise
   only `$exists` tests of top-level fields (the trash's `deleted_at`), is not run through the
   matcher on the documents the map gives for it: each holds an equal string or id, and the
@@ -213,13 +216,21 @@ def _sorted_natively(documents: list[Document], sort: Any) -> list[Document] | N
 
 
 class _ValueMap:
-    """The keys of a collection's documents by their value of one field."""
+    """The keys of a collection's documents by their value of one field.
 
-    def __init__(self, field: str) -> None:
+    Built for a field the first time a query pins it, then kept: so a collection holds maps for
+    the fields its queries look up by value (a unique key, a list filter), not for every field
+    an index leads (dates and names, read by range and sort only)."""
+
+    def __init__(self, field: str, documents: Iterable[tuple[Key, Document]]) -> None:
         self.field = field
-        self.keys: dict[Any, set[Key]] = {}
+        # One key, or a set of them when several documents hold the value: most values (a
+        # unique key's) have one document, and a set for each would be most of the map's size.
+        self.keys: dict[Any, Key | set[Key]] = {}
         self.value_of: dict[Key, Any] = {}
-        self.complex: set[Key] = set()  # documents whose value is _COMPLEX
+        self.complex = 0  # how many documents hold _COMPLEX
+        for key, document in documents:
+            self.set(key, document)
 
     def set(self, key: Key, document: Document) -> None:
         value = _indexed_value(document, self.field)
@@ -230,18 +241,32 @@ class _ValueMap:
             self.discard(key)
         self.value_of[key] = value
         if value is _COMPLEX:
-            self.complex.add(key)
+            self.complex += 1
+        elif (held := self.keys.get(value, _MISSING)) is _MISSING:
+            self.keys[value] = key
+        elif type(held) is set:  # a key is hashable, so it is never a set
+            held.add(key)
         else:
-            self.keys.setdefault(value, set()).add(key)
+            self.keys[value] = {held, key}
 
     def discard(self, key: Key) -> None:
-        value = self.value_of.pop(key, None)
+        value = self.value_of.pop(key, _MISSING)
         if value is _COMPLEX:
-            self.complex.discard(key)
-        elif (keys := self.keys.get(value)) is not None:
-            keys.discard(key)
-            if not keys:
+            self.complex -= 1
+        elif value is not _MISSING and (held := self.keys.get(value, _MISSING)) is not _MISSING:
+            if type(held) is not set:
                 del self.keys[value]
+            else:
+                held.discard(key)
+                if len(held) == 1:
+                    self.keys[value] = next(iter(held))
+
+    def holding(self, value: Any) -> Iterable[Key]:
+        """The keys of the documents holding `value`."""
+        held = self.keys.get(value, _MISSING)
+        if held is _MISSING:
+            return ()
+        return held if type(held) is set else (held,)
 
 
 class _Dates:
@@ -259,10 +284,16 @@ class _Dates:
 
     def set(self, key: Key, document: Document) -> None:
         # mongomock's reading of the field; only a naive datetime (all mongomock stores) can
-        # ever be old enough against its naive utcnow(), other values never expire.
+        # ever be old enough against its naive utcnow(), other values never expire. Nor does
+        # datetime.max, which mongomock reads for a missing field (a live user's `deleted_at`,
+        # a version's `expire_at`): the heap holds the documents that can expire, not all.
         date = _get_min_datetime_from_value(document.get(self.field))
-        outside = self.partial is not None and not filter_applies(self.partial, document)
-        if outside or not isinstance(date, datetime) or date.tzinfo is not None:
+        if (
+            not isinstance(date, datetime)
+            or date.tzinfo is not None
+            or date == datetime.max
+            or (self.partial is not None and not filter_applies(self.partial, document))
+        ):
             self.date_of.pop(key, None)
         elif self.date_of.get(key) != date:
             self.date_of[key] = date
@@ -287,6 +318,7 @@ class IndexedCollectionStore(CollectionStore):
     and a heap of dates per TTL field, kept in step with every write and expiry."""
 
     def __init__(self, name: str) -> None:
+        self._mapped: set[str] = set()  # the fields that lead an index: they may have a map
         self._maps: dict[str, _ValueMap] = {}
         self._dates: dict[str, _Dates] = {}
         self._position: dict[Key, int] = {}  # insertion order, as the documents dict keeps it
@@ -305,11 +337,9 @@ class IndexedCollectionStore(CollectionStore):
         self._rebuild_maps()
 
     def _rebuild_maps(self) -> None:
-        fields = {_first_field(index) for index in self._indexes.values()}
-        self._maps = {field: _ValueMap(field) for field in fields - {"_id"}}
-        for key, document in self._documents.items():
-            for values in self._maps.values():
-                values.set(key, document)
+        # The maps are built again as queries need them, for the fields indexes lead now.
+        self._mapped = {_first_field(index) for index in self._indexes.values()} - {"_id"}
+        self._maps = {}
 
     def create_index(self, index_name: str, index_dict: dict[str, Any]) -> None:
         super().create_index(index_name, index_dict)
@@ -380,9 +410,13 @@ class IndexedCollectionStore(CollectionStore):
             document = self._documents.get(value)
             return [] if document is None else [document]
         values = self._maps.get(field)
-        if values is None or values.complex:
+        if values is None:
+            if field not in self._mapped:
+                return None
+            values = self._maps[field] = _ValueMap(field, self._documents.items())
+        if values.complex:
             return None
-        keys = sorted(values.keys.get(value, ()), key=self._position.__getitem__)
+        keys = sorted(values.holding(value), key=self._position.__getitem__)
         return [self._documents[key] for key in keys]
 
     def _expire_documents(self, index: dict[str, Any]) -> None:

@@ -34,6 +34,13 @@ def test_ascii_addresses_keep_the_key_of_the_earlier_rule() -> None:
         assert emails.mailbox_key(address) == address.casefold()
 
 
+def test_an_address_that_is_its_own_key_is_returned_as_it_is() -> None:
+    # So a stored user's email and email_key are one text in memory, not two equal ones.
+    address = "".join(["anna", "@example.com"])  # built at run time: not a shared constant
+    assert emails.mailbox_key(address) is address
+    assert emails.mailbox_key("Anna@example.com") == "anna@example.com"
+
+
 def test_the_domain_is_non_transitional_as_idna_2008() -> None:
     # IDNA 2003 (Python's "idna" codec) mapped ß to ss: they are two domains today.
     assert emails.mailbox_key("a@stra\u00dfe.example") == "a@xn--strae-oqa.example"

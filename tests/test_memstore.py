@@ -21,7 +21,7 @@ from pymongo import IndexModel, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from api import crud
-from api.db import USER_INDEXES, Store, idempotency_indexes
+from api.db import USER_INDEXES, VERSION_INDEXES, Store, idempotency_indexes
 from api.memstore import IndexedMongoClient
 
 pytestmark = pytest.mark.asyncio
@@ -443,6 +443,26 @@ async def test_ttl_expiry_does_not_measure_every_record(clock: list[datetime]) -
         assert CountingDate.ages <= 4  # the oldest record's age, once per access
 
 
+async def test_documents_that_cannot_expire_are_not_kept_for_the_ttl(
+    clock: list[datetime],
+) -> None:
+    versions: Any = AsyncMongoMockClient(mock_mongo_client=IndexedMongoClient())["test"]["v"]
+    await versions.create_indexes(VERSION_INDEXES)  # a TTL index on `expire_at`
+    # A live user's versions have no `expire_at`.
+    await versions.insert_many([{"_id": n, "user_id": 1, "version": n} for n in range(100)])
+    for _id, user_id, expire_at in [("kept", 2, datetime.max), ("going", 3, clock[0])]:
+        await versions.insert_one(
+            {"_id": _id, "user_id": user_id, "version": 1, "expire_at": expire_at}
+        )
+
+    clock[0] += timedelta(seconds=1)
+    remaining = {document["_id"] async for document in versions.find({}, {"_id": 1})}
+
+    assert remaining == {*range(100), "kept"}  # as mongomock: only the dated one expired
+    # The undated versions were never on the heap of dates to expire.
+    assert [key for *_, key in versions._store._dates["expire_at"].heap] == ["kept"]
+
+
 class CountingRole(str):
     """A queried role counting comparisons (the right operand, and a subclass: asked first)."""
 
@@ -471,6 +491,31 @@ async def test_a_filter_on_an_indexed_field_tests_only_the_documents_holding_its
     assert total == 10
     assert [user["name"] for user in page] == ["0", "1000", "2000", "3000", "4000"]
     assert CountingRole.comparisons <= 5 * 10  # a few per holder (10), not one per user (10,000)
+
+
+async def test_a_fields_map_is_built_by_the_first_query_pinning_it_from_every_earlier_write() -> (
+    None
+):
+    pair = await users_pair()
+    documents = [
+        {"_id": n, "email_key": f"u{n}", "role": ROLES[n % 3], "name": f"{n}"} for n in range(30)
+    ]
+    await same(pair, lambda c: c.insert_many(copy.deepcopy(documents)))
+    for n in range(0, 30, 4):  # moved to another role, in place and by replacement
+        await same(pair, functools.partial(_update_one, {"_id": n}, {"$set": {"role": "SRE"}}))
+    await same(pair, lambda c: c.replace_one({"_id": 5}, {"email_key": "u5", "role": "SRE"}))
+    await same(pair, lambda c: c.delete_many({"_id": {"$in": [1, 2, 3]}}))
+    # Only the unique key's map exists yet: inserts and updates check it. Dates and names,
+    # which lead indexes too, are never looked up by one value, and get none.
+    assert set(pair[1]._store._maps) == {"email_key"}
+
+    for role in ROLES:
+        await same(pair, functools.partial(_find, {"role": role}))
+    await same(pair, functools.partial(_update_one, {"_id": 4}, {"$set": {"role": "Data"}}))
+    found = await same(pair, functools.partial(_find, {"role": "Data"}))
+
+    assert [document["_id"] for document in found] == [4]
+    assert set(pair[1]._store._maps) == {"email_key", "role"}
 
 
 async def test_sorts_order_as_mongomock_with_ties_mixed_types_and_missing_fields() -> None:
