@@ -73,7 +73,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> App:
     api.register_blueprint(users.blp)
     api.register_blueprint(versions.blp)
     api.register_blueprint(insights.blp)
-    app.before_request(versions.remember_author)  # after authenticate (api/pipeline.py)
     api.register_blueprint(health.blp)
     api.register_blueprint(legacy.blp)
     api.register_blueprint(observability.blp)

@@ -28,7 +28,7 @@ So the crash windows are:
 
 HISTORY_MAX_VERSIONS bounds the versions kept per user (older ones are deleted by the write
 that goes past it, concurrently with its insert); 0 keeps none. No Flask here: the writer's key
-name comes through AUTHOR, which the HTTP layer sets per request (api/resources/history.py).
+name comes through AUTHOR, which the HTTP layer sets per request (api/security.py).
 """
 
 import asyncio

@@ -5,7 +5,7 @@
     2. the rate limit (api/ratelimit.py) 429  2. security.secure_headers  nosniff, CSP, no-store
     3. input_limits.limit_query_string 414  3. CORS headers (CORS_ORIGINS)
     4. security.authenticate   401, 403     4. the RateLimit-* headers (api/ratelimit.py)
-                                            5. observability.finish   X-Request-ID, metrics, log
+       and the key's name for history       5. observability.finish   X-Request-ID, metrics, log
     teardown: observability.leave (requests in flight)
 
 The limit comes first, so that every request that reaches the app counts, refused ones included

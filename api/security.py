@@ -31,7 +31,7 @@ from typing import Any
 import flask
 import flask_cors
 
-from api import problems
+from api import history, problems
 from api.config import ApiKey
 from api.problems import ApiError
 from api.spec import Api, add_error_responses
@@ -106,6 +106,10 @@ def authenticate() -> None:
         raise _unauthorized(problems.API_KEY_INVALID)
     if required and scope not in key.scopes:
         raise problems.INSUFFICIENT_SCOPE.error(name=key.name, scope=scope)
+    # Storage records the key's name with the request's writes (api/history.py). A request
+    # that gets here without a key writes nothing, or is let write without one: its AUTHOR stays
+    # None, as every request starts in a context of its own (api/serving.py).
+    history.AUTHOR.set(key.name)
 
 
 def _unauthorized(problem: problems.Problem) -> ApiError:

@@ -10,7 +10,7 @@ import flask
 from flask.views import MethodView
 from werkzeug.routing import BaseConverter
 
-from api import crud, history, problems, security
+from api import crud, history, problems
 from api.db import current_store
 from api.history_schemas import PageQuerySchema, UserVersionPageSchema, UserVersionSchema
 from api.problems import ApiError
@@ -44,12 +44,6 @@ class VersionConverter(BaseConverter):
 
 def version_parameter_schema(_converter: BaseConverter) -> dict[str, Any]:
     return {"type": "integer", "minimum": 1, "maximum": 10**18 - 1, "example": 1}
-
-
-def remember_author() -> None:
-    """before_request: storage records the name of the request's API key with its writes."""
-    key = security.api_key()
-    history.AUTHOR.set(None if key is None else key.name)
 
 
 def no_version(user_id: str, version: int) -> ApiError:
