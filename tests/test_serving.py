@@ -13,9 +13,10 @@ import httpx
 import pytest
 import pytest_asyncio
 from greenlet import greenlet
+from werkzeug.test import EnvironBuilder
 
 from api import create_app, crud, problems
-from api.serving import STEP_QUANTUM_SECONDS, AsgiApp, RequestSlots, _run_in_greenlet
+from api.serving import STEP_QUANTUM_SECONDS, AsgiApp, RequestSlots, Response, _run_in_greenlet
 from tests.conftest import course_user
 
 
@@ -459,3 +460,27 @@ async def test_below_root_path_probes_are_answered_early_and_never_shed() -> Non
     requests = asgi.metrics.requests
     assert requests.labels("GET", "/health/live", "200")._value.get() == 1
     assert requests.labels("GET", "/api/v1/users", "503")._value.get() == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body"),
+    [
+        (200, {"ETag": '"1"', "X-Request-ID": "a"}, b"{}"),  # kept as it is
+        (201, {"Location": "/api/v1/users/caf\u00e9"}, b"{}"),  # made a URI
+        (200, {"Content-Location": "/caf\u00e9"}, b"{}"),
+        (204, {"ETag": '"2"'}, b""),  # no Content-Length
+        (304, {"ETag": '"2"', "Content-Type": "application/json"}, b""),  # no entity headers
+        (101, {"Upgrade": "h2c"}, b""),
+        (200, {}, iter([b"a", b"b"])),  # a stream: no length to give
+    ],
+)
+def test_the_wsgi_headers_are_werkzeugs(status: int, headers: dict[str, str], body: Any) -> None:
+    # The fast path hands werkzeug's server the response's own headers: only when its copy
+    # would have come out the same.
+    environ = EnvironBuilder(path="/api/v1/users", method="POST").get_environ()
+    ours = Response(body, status=status, headers=headers)
+    werkzeugs = flask.Response(body, status=status, headers=headers)
+
+    assert ours.get_wsgi_headers(environ).to_wsgi_list() == (
+        werkzeugs.get_wsgi_headers(environ).to_wsgi_list()
+    )
