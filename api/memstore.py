@@ -229,11 +229,16 @@ class _ValueMap:
         self.keys: dict[Any, Key | set[Key]] = {}
         self.value_of: dict[Key, Any] = {}
         self.complex = 0  # how many documents hold _COMPLEX
+        # For a value several documents hold (a role): those documents in store order, as a
+        # query last listed them, until one of them is written. A list page reads them twice
+        # (the page, its count), and every page until the next write of one of them.
+        self._listed: dict[Any, list[Document]] = {}
         for key, document in documents:
             self.set(key, document)
 
     def set(self, key: Key, document: Document) -> None:
         value = _indexed_value(document, self.field)
+        self._listed.pop(value, None)  # the document may be another object now (a replace)
         if key in self.value_of:
             old = self.value_of[key]
             if old is value or (old is not _COMPLEX and value is not _COMPLEX and old == value):
@@ -251,6 +256,7 @@ class _ValueMap:
 
     def discard(self, key: Key) -> None:
         value = self.value_of.pop(key, _MISSING)
+        self._listed.pop(value, None)
         if value is _COMPLEX:
             self.complex -= 1
         elif value is not _MISSING and (held := self.keys.get(value, _MISSING)) is not _MISSING:
@@ -261,12 +267,21 @@ class _ValueMap:
                 if len(held) == 1:
                     self.keys[value] = next(iter(held))
 
-    def holding(self, value: Any) -> Iterable[Key]:
-        """The keys of the documents holding `value`."""
+    def holders(
+        self, value: Any, documents: Mapping[Key, Document], position: Mapping[Key, int]
+    ) -> list[Document]:
+        """The documents holding `value`, in store order (their `position`). Not to be changed:
+        the list may be the one given to earlier queries."""
         held = self.keys.get(value, _MISSING)
         if held is _MISSING:
-            return ()
-        return held if type(held) is set else (held,)
+            return []
+        if type(held) is not set:
+            return [documents[held]]
+        listed = self._listed.get(value)
+        if listed is None:
+            listed = [documents[key] for key in sorted(held, key=position.__getitem__)]
+            self._listed[value] = listed
+        return listed
 
 
 class _Dates:
@@ -416,8 +431,7 @@ class IndexedCollectionStore(CollectionStore):
             values = self._maps[field] = _ValueMap(field, self._documents.items())
         if values.complex:
             return None
-        keys = sorted(values.holding(value), key=self._position.__getitem__)
-        return [self._documents[key] for key in keys]
+        return values.holders(value, self._documents, self._position)
 
     def _expire_documents(self, index: dict[str, Any]) -> None:
         # As mongomock's, which ignores a non-integer expiry and compound keys, without the scan.
