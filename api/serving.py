@@ -214,12 +214,14 @@ class App(flask.Flask):
         inspect.iscoroutinefunction is slow. Only plain functions are remembered (a bound
         method is asked about its function), so the memo is bounded by the code.
         """
-        target = getattr(func, "__func__", func)
-        if not isinstance(target, types.FunctionType):
-            return super().ensure_sync(func)
-        is_async = self._is_async.get(target)
+        is_async = self._is_async.get(func)  # a plain function: known after its first request
         if is_async is None:
-            is_async = self._is_async[target] = inspect.iscoroutinefunction(target)
+            target = getattr(func, "__func__", func)
+            if not isinstance(target, types.FunctionType):
+                return super().ensure_sync(func)
+            is_async = self._is_async.get(target)
+            if is_async is None:
+                is_async = self._is_async[target] = inspect.iscoroutinefunction(target)
         return self.async_to_sync(func) if is_async else func
 
     def async_to_sync(self, func: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
