@@ -60,7 +60,7 @@ def unless_not_modified(user: dict[str, Any] | None, user_id: str) -> Any:
     user, headers = tagged(user, user_id)
     request = flask.request
     # Most reads send no If-None-Match: then werkzeug need not parse one.
-    if "HTTP_IF_NONE_MATCH" in request.environ and request.if_none_match.contains_weak(
+    if "If-None-Match" in request.headers and request.if_none_match.contains_weak(
         headers["ETag"].strip('"')
     ):
         return flask.Response(status=304, headers=headers)
