@@ -61,8 +61,15 @@ def digest(key: str) -> bytes:
 
 
 def new_api_key() -> tuple[str, str]:
-    """A new random key and the hex SHA-256 that API_KEYS holds for it."""
+    """A new random key and the hex SHA-256 that API_KEYS holds for it.
+
+    Never one that starts with `-`: command lines read it as an option (`loadtest --api-key
+    -x...` fails as a missing argument). Drawing again when it does keeps 256 random bits but
+    for a fraction of one.
+    """
     key = secrets.token_urlsafe(32)
+    while key.startswith("-"):
+        key = secrets.token_urlsafe(32)
     return key, digest(key).hex()
 
 

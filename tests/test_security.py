@@ -4,6 +4,7 @@ import base64
 import hashlib
 import logging
 import re
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,7 +14,7 @@ import httpx
 import pytest
 from flask.testing import FlaskClient
 
-from api import create_app, docs
+from api import create_app, docs, security
 from api.config import ConfigError, load_config
 from tests.conftest import USERS, assert_problem, course_user
 from tests.live_server import run_module, start_server
@@ -250,6 +251,17 @@ def test_new_api_key_makes_a_key_and_its_entry() -> None:
     assert len(key) >= 40
     (configured,) = load_config({"API_KEYS": api_keys})["API_KEYS"]
     assert (configured.name, configured.scopes) == ("ci", frozenset({"read"}))
+
+
+def test_a_new_key_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `loadtest --api-key -x...` would read the key as an option: such a draw is made again.
+    draws = iter(["-leading-dash", "_underscore-first"])
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda _nbytes: next(draws))
+
+    key, entry_digest = security.new_api_key()
+
+    assert key == "_underscore-first"
+    assert entry_digest == hashlib.sha256(key.encode()).hexdigest()
 
 
 # --- CORS ------------------------------------------------------------------------------------
