@@ -50,6 +50,9 @@ def serve() -> int:
     # Hypercorn runs in this process with workers=0; with N > 1 it starts N worker processes.
     hypercorn.workers = 0 if config["WORKERS"] == 1 else config["WORKERS"]
     hypercorn.graceful_timeout = config["GRACEFUL_TIMEOUT"]
+    # uvloop: the loop's own work (sockets, callbacks, timers) is half of a small request's CPU
+    # on Hypercorn, and uvloop does it in C: get_by_id 9% faster, measured (README Performance).
+    hypercorn.worker_class = config["EVENT_LOOP"]
     # No read_timeout (Hypercorn's default): it would bound nothing the other bounds do not.
     # Hypercorn reads a connection only between requests and during a body: between requests
     # keep_alive_timeout (5 s) closes it, also while a head trickles in; a body has the whole

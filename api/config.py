@@ -4,6 +4,7 @@ Every setting is listed in the README's configuration table. `load_config` reads
 app creation; invalid values stop the service with a message naming the variable.
 """
 
+import importlib.util
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -136,6 +137,17 @@ def _log_format(raw: str) -> str:
     return value
 
 
+EVENT_LOOPS = frozenset({"uvloop", "asyncio"})
+
+
+def _event_loop(raw: str) -> str:
+    """The event loop Hypercorn runs each worker on: `uvloop` (the default) or `asyncio`."""
+    value = raw.strip().lower()
+    if value not in EVENT_LOOPS:
+        raise ValueError("must be uvloop or asyncio")
+    return value
+
+
 def _server_url(raw: str) -> str | None:
     """An absolute http(s) URL without query or fragment, e.g. `https://users.example.com`."""
     url = raw.strip().rstrip("/")
@@ -162,6 +174,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any]]] = {
     "HOST": ("127.0.0.1", _text),
     "PORT": (8000, _port),
     "WORKERS": (1, _positive_int),
+    "EVENT_LOOP": ("uvloop", _event_loop),
     "LOG_LEVEL": ("INFO", _log_level),
     "ACCESS_LOG": (False, _flag),
     "LOG_FORMAT": ("auto", _log_format),
@@ -217,6 +230,11 @@ def check_config(config: Mapping[str, Any]) -> None:
             f"WORKERS={config['WORKERS']} needs MONGODB_URI: without it every worker process "
             "would hold its own in-memory store, so requests would see different data. "
             "Set MONGODB_URI to a MongoDB server, or use WORKERS=1."
+        )
+    if config["EVENT_LOOP"] == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        raise ConfigError(
+            "EVENT_LOOP=uvloop (the default) needs uvloop, which is not installed here "
+            "(it has no Windows build): pip install uvloop, or set EVENT_LOOP=asyncio."
         )
     if config["RATE_LIMIT_STORAGE"] == "mongodb" and config["MONGODB_URI"] is None:
         raise ConfigError(

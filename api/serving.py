@@ -34,6 +34,7 @@ import functools
 import gc
 import inspect
 import logging
+import os
 import sys
 import threading
 import time
@@ -709,20 +710,42 @@ class AsgiApp:
         )
 
 
+# How often a worker tries to open a file handle, to see whether it has run out of them.
+HANDLE_CHECK_SECONDS = 1.0
+
+
 def _log_accept_failures_briefly(loop: asyncio.AbstractEventLoop) -> None:
     """Log running out of file handles in one line at most once a second.
 
-    When accept() fails for want of a file handle, asyncio stops accepting on that socket and
-    tries again a second later, so the worker goes on serving its open connections and accepts
-    new ones as handles free up. But CPython 3.11 goes on through the burst it was accepting
-    and schedules one retry per failed accept: measured, about 2,500 failures a second while
-    out of handles, each reported with a traceback through the loop's exception handler, and
-    at shutdown every retry still pending fails on the closed socket, traceback again. This
-    handler reports both in one line, within a budget of one a second (the lines it drops are
-    counted), and leaves every other error to the handler it replaces.
+    When accept() finds no file handle, the worker goes on serving its open connections and
+    accepts new ones as handles free up. Until then, on asyncio's own loop the new connections
+    wait in the listening socket's backlog (asyncio retries accept() a second later); on uvloop
+    libuv accepts them with a handle it keeps in reserve and closes them at once, so clients see
+    the connection closed and may retry elsewhere (its "EMFILE trick"), and nothing is reported
+    to the loop.
+
+    So the worker tries to open a handle once a second (HANDLE_CHECK_SECONDS) and logs when it
+    cannot. On asyncio's loop, CPython 3.11 also reports every failed accept through the loop's
+    exception handler, each with a traceback (measured: about 2,500 a second while out of
+    handles), and at shutdown every retry still pending fails on the closed socket, traceback
+    again. The handler set here reports both in the same line, within the same budget of one
+    a second (the lines it drops are counted), and leaves every other error to the handler it
+    replaces.
     """
     previous = loop.get_exception_handler()
     budget = LogBudget(log, per_second=1)
+
+    def report(error: object) -> None:
+        if budget.allow():
+            log.warning("cannot accept connections: %s; serving the open ones", error)
+
+    def check_handles() -> None:
+        try:
+            os.close(os.open(os.devnull, os.O_RDONLY))
+        except OSError as error:
+            if error.errno in OUT_OF_HANDLES:  # any other failure says nothing of handles
+                report(error)
+        loop.call_later(HANDLE_CHECK_SECONDS, check_handles)
 
     def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         error = context.get("exception")
@@ -733,8 +756,7 @@ def _log_accept_failures_briefly(loop: asyncio.AbstractEventLoop) -> None:
             and message.startswith("socket.accept()")
         )
         if out_of_handles or message.startswith(RETRIED_ACCEPT):
-            if budget.allow():
-                log.warning("cannot accept connections: %s; serving the open ones", error)
+            report(error)
             return
         if previous is None:
             loop.default_exception_handler(context)
@@ -742,3 +764,4 @@ def _log_accept_failures_briefly(loop: asyncio.AbstractEventLoop) -> None:
             previous(loop, context)
 
     loop.set_exception_handler(handle)
+    loop.call_later(HANDLE_CHECK_SECONDS, check_handles)

@@ -1,5 +1,7 @@
 """Settings from the environment."""
 
+import importlib.util
+
 import pytest
 
 from api.config import SETTINGS, ConfigError, load_config
@@ -46,6 +48,7 @@ def test_an_empty_mongodb_uri_means_the_in_memory_store() -> None:
         ("ACCESS_LOG", "maybe"),
         ("LOG_LEVEL", "LOUD"),
         ("LOG_FORMAT", "xml"),
+        ("EVENT_LOOP", "trio"),
         ("OPENAPI_SERVER_URL", "users.example.com"),
         ("OPENAPI_SERVER_URL", "https://users.example.com/?v=1"),
         ("ROOT_PATH", "users-api"),
@@ -120,3 +123,14 @@ def test_the_server_url_is_absolute_without_a_trailing_slash() -> None:
 def test_the_root_path_is_a_path_without_a_trailing_slash(value: str, root_path: str) -> None:
     assert load_config({"ROOT_PATH": value})["ROOT_PATH"] == root_path
     assert load_config({})["ROOT_PATH"] == ""
+
+
+def test_uvloop_is_the_default_loop_and_needs_installing(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_config({})["EVENT_LOOP"] == "uvloop"
+    assert load_config({"EVENT_LOOP": " AsyncIO "})["EVENT_LOOP"] == "asyncio"
+
+    # Where uvloop cannot be installed (Windows), the default stops with what to do instead.
+    monkeypatch.setattr(importlib.util, "find_spec", lambda _name: None)
+    with pytest.raises(ConfigError, match=r"EVENT_LOOP=uvloop .*set EVENT_LOOP=asyncio"):
+        load_config({})
+    assert load_config({"EVENT_LOOP": "asyncio"})["EVENT_LOOP"] == "asyncio"

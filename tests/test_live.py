@@ -204,6 +204,7 @@ def test_sigterm_stops_the_server_with_exit_code_0(tmp_path: Path) -> None:
         ({"WORKERS": "2"}, "WORKERS=2 needs MONGODB_URI"),
         ({"PORT": "http"}, "PORT='http'"),
         ({"MONGODB_TIMEOUT_MS": "0"}, "MONGODB_TIMEOUT_MS='0': must be 1 or more"),
+        ({"EVENT_LOOP": "trio"}, "EVENT_LOOP='trio': must be uvloop or asyncio"),
     ],
 )
 def test_invalid_configuration_stops_start_up_with_a_clear_message(
@@ -213,6 +214,24 @@ def test_invalid_configuration_stops_start_up_with_a_clear_message(
 
     assert result.returncode == 2
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("settings", "on_uvloop"), [({}, True), ({"EVENT_LOOP": "asyncio"}, False)]
+)
+def test_the_worker_runs_on_the_event_loop_configured(
+    tmp_path: Path, settings: dict[str, str], on_uvloop: bool
+) -> None:
+    server = start_server(tmp_path, **settings)
+    try:
+        assert httpx.post(f"{server.url}{USERS}", json=course_user()).status_code == 201
+        assert httpx.get(f"{server.url}{USERS}").json()["total"] == 1
+        # Hypercorn loads uvloop's extension only for a uvloop worker.
+        maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+    finally:
+        server.stop()
+
+    assert ("uvloop/loop." in maps) is on_uvloop
 
 
 def test_the_asgi_app_runs_under_uvicorn_too(tmp_path: Path) -> None:
