@@ -559,6 +559,11 @@ class AsgiApp:
                 gc.set_threshold(GC_YOUNG_THRESHOLD, *older)
                 _log_accept_failures_briefly(asyncio.get_running_loop())
                 await self.store.open()
+                # What start-up made (modules, the app, the store) lives as long as the process:
+                # kept out of every later collection, which then walks only what requests made
+                # (a full collection took 29 ms with it, a pause every request in flight waits).
+                gc.collect()
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.store.close()

@@ -3,8 +3,10 @@
 import asyncio
 import contextvars
 import functools
+import gc
 import itertools
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from typing import Any
 
@@ -16,7 +18,14 @@ from greenlet import greenlet
 from werkzeug.test import EnvironBuilder
 
 from api import create_app, crud, problems
-from api.serving import STEP_QUANTUM_SECONDS, AsgiApp, RequestSlots, Response, _run_in_greenlet
+from api.serving import (
+    GC_YOUNG_THRESHOLD,
+    STEP_QUANTUM_SECONDS,
+    AsgiApp,
+    RequestSlots,
+    Response,
+    _run_in_greenlet,
+)
 from tests.conftest import course_user
 
 
@@ -230,6 +239,44 @@ async def test_lifespan_opens_the_store_on_the_loop_and_closes_it() -> None:
     # Closed: the in-memory data went with the client, and the store opens afresh.
     assert (await crud.list_users(app.store))["total"] == 0
     app.store.close()
+
+
+class Cyclic:
+    """An object in a reference cycle: only the cycle collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.mark.asyncio
+async def test_start_up_objects_stay_out_of_collections_and_request_garbage_is_collected() -> None:
+    app = probe_app()
+    threshold = gc.get_threshold()
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    seen: dict[str, Any] = {}
+
+    async def receive() -> dict[str, Any]:
+        if len(messages) == 1:  # startup is complete
+            seen["frozen"], seen["young"] = gc.get_freeze_count(), gc.get_threshold()[0]
+            garbage = weakref.ref(Cyclic())  # made after start-up, as a request's objects are
+            gc.collect()
+            seen["collected"] = garbage() is None
+        return messages.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        pass
+
+    gc.unfreeze()
+    try:
+        await app({"type": "lifespan"}, receive, send)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+        app.store.close()
+
+    assert seen["frozen"] > 10_000  # the modules, the app and the store
+    assert seen["young"] == GC_YOUNG_THRESHOLD
+    assert seen["collected"]
 
 
 @pytest.mark.asyncio
