@@ -50,7 +50,7 @@ from greenlet import GreenletExit, greenlet
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
-from api import framing, problems
+from api import framing, keepalive, problems
 from api.db import Store
 from api.observability import UNMATCHED, LogBudget, Metrics, record, request_id, server_timing
 from api.problems import PROBLEM_JSON, Problem, problem_document
@@ -555,6 +555,7 @@ class AsgiApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 framing.install()
+                keepalive.install()
                 _, *older = gc.get_threshold()
                 gc.set_threshold(GC_YOUNG_THRESHOLD, *older)
                 _log_accept_failures_briefly(asyncio.get_running_loop())

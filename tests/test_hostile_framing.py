@@ -239,6 +239,62 @@ def test_a_connection_that_stops_sending_is_closed(live: Server, raw: bytes) -> 
     assert answer == b"" or status_of(answer) == 408
 
 
+KEEP_ALIVE_TIMEOUT = 5  # Hypercorn's default, which the README states
+PROBE = b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def answered(sock: socket.socket) -> bytes:
+    """One whole answer to a liveness probe read from `sock`, which stays open."""
+    answer = b""
+    while not answer.endswith(b'{"status":"ok"}\n'):
+        chunk = sock.recv(65536)
+        assert chunk, answer  # closed before the answer was whole
+        answer += chunk
+    return answer
+
+
+def seconds_until_closed(sock: socket.socket) -> float:
+    started = time.monotonic()
+    assert sock.recv(65536) == b""  # nothing more is sent: the server closes
+    return time.monotonic() - started
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_timeout(live: Server) -> None:
+    with socket.create_connection(address(live), timeout=30) as sock:
+        sock.sendall(PROBE)
+        assert status_of(answered(sock)) == 200
+
+        assert seconds_until_closed(sock) > KEEP_ALIVE_TIMEOUT - 1
+
+
+def test_each_request_gives_a_kept_alive_connection_the_whole_timeout_again(live: Server) -> None:
+    with socket.create_connection(address(live), timeout=30) as sock:
+        for _ in range(4):  # 6 s on one connection, more than one timeout: the deadline moves
+            sock.sendall(PROBE)
+            assert status_of(answered(sock)) == 200
+            time.sleep(KEEP_ALIVE_TIMEOUT * 0.4)
+        sock.sendall(PROBE)
+        assert status_of(answered(sock)) == 200
+
+
+def test_sigterm_closes_idle_keep_alive_connections_at_once(tmp_path: Path) -> None:
+    server = start_server(tmp_path)
+    idle = [socket.create_connection(address(server), timeout=30) for _ in range(3)]
+    try:
+        for sock in idle:
+            sock.sendall(PROBE)
+            assert status_of(answered(sock)) == 200
+        server.process.send_signal(signal.SIGTERM)
+
+        # Closed when the worker terminates, not when their keep-alive timeout is over.
+        assert max(seconds_until_closed(sock) for sock in idle) < KEEP_ALIVE_TIMEOUT - 1
+        assert server.process.wait(timeout=30) == 0
+    finally:
+        for sock in idle:
+            sock.close()
+        server.stop()
+
+
 def probe_latency(server: Server) -> float:
     """Seconds for a liveness probe on a new connection, as a kubelet makes it."""
     started = time.perf_counter()
