@@ -51,7 +51,8 @@ def serve() -> int:
     hypercorn.workers = 0 if config["WORKERS"] == 1 else config["WORKERS"]
     hypercorn.graceful_timeout = config["GRACEFUL_TIMEOUT"]
     # uvloop: the loop's own work (sockets, callbacks, timers) is half of a small request's CPU
-    # on Hypercorn, and uvloop does it in C: get_by_id 9% faster, measured (README Performance).
+    # on Hypercorn, and uvloop does it in C: get_by_id 4 to 9% faster in paired runs (README
+    # Performance).
     hypercorn.worker_class = config["EVENT_LOOP"]
     # No read_timeout (Hypercorn's default): it would bound nothing the other bounds do not.
     # Hypercorn reads a connection only between requests and during a body: between requests
